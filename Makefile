@@ -1,0 +1,32 @@
+# The README's two commands: `make run` (set up, index corpus/, open the web page) and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run index test test-fast clean
+
+setup: $(STAMP)
+
+# torch first, from the machine's CPU wheel: a bare `torch` would pull a multi-GB CUDA build.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e ".[test]"
+	touch $(STAMP)
+
+index: setup
+	$(BIN)/qa index corpus --index index
+
+run: index
+	$(BIN)/qa serve --index index
+
+test: setup
+	$(BIN)/python -m pytest -q
+
+test-fast: setup
+	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+clean:
+	rm -rf index .pytest_cache

@@ -1,0 +1,69 @@
+"""Readable citations: who wrote it, where it appeared, when, and where in the text the passage is."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+
+from .records import Document
+
+__all__ = ["format_citation", "paragraph_range", "format_date"]
+
+_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+
+
+def format_date(value: str) -> str:
+    """ISO dates as people write them ("2013-03-20" -> "20 March 2013"); anything else unchanged."""
+    try:
+        return dt.date.fromisoformat(value).strftime("%-d %B %Y")
+    except ValueError:
+        pass
+    try:
+        return dt.datetime.strptime(value, "%Y-%m").strftime("%B %Y")
+    except ValueError:
+        return value
+
+
+def paragraph_range(text: str, char_start: int, char_end: int) -> tuple[int, int]:
+    """1-based numbers of the first and last paragraph that the span touches."""
+    breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
+    first = 1 + sum(1 for b in breaks if b <= char_start)
+    last = 1 + sum(1 for b in breaks if b < char_end)
+    return first, max(first, last)
+
+
+def _join_names(names: list[str]) -> str:
+    if len(names) <= 2:
+        return " and ".join(names)
+    return ", ".join(names[:-1]) + ", and " + names[-1]
+
+
+def format_citation(doc: Document, char_start: int, char_end: int) -> str:
+    """E.g. ``Richard Weitz, “Toward A New Kazakhstan-U.S. Partnership,” CACI Analyst, 20 March 2013, ¶ 7``.
+
+    Fields the source does not give are left out rather than invented; a PDF
+    page, when the document records one per span, is added as ``p. N``.
+    """
+    meta = doc.metadata
+    parts: list[str] = []
+    authors = [str(a) for a in (meta.get("authors") or []) if str(a).strip()]
+    if authors:
+        parts.append(_join_names(authors))
+    publication = str(meta.get("publication") or "")
+    # A document without a title of its own is titled after its publication; don't say it twice.
+    if doc.title and not (publication and doc.title.startswith(publication)):
+        parts.append(f"“{doc.title}”")
+    if publication:
+        venue = publication
+        if meta.get("volume"):
+            venue += f", vol. {meta['volume']}"
+        if meta.get("issue"):
+            venue += f", no. {meta['issue']}"
+        parts.append(venue)
+    elif doc.title:
+        pass
+    if meta.get("date"):
+        parts.append(format_date(str(meta["date"])))
+    first, last = paragraph_range(doc.text, char_start, char_end)
+    parts.append(f"¶ {first}" if first == last else f"¶¶ {first}–{last}")
+    return ", ".join(parts)

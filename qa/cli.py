@@ -1,0 +1,111 @@
+"""The ``qa`` command line: index, search; JSON for scripts, plain text for people."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+import time
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import click
+
+from .errors import QAError
+
+__all__ = ["cli", "main"]
+
+MODES = ("hybrid", "dense", "bm25")
+# click 8.2 renamed NoArgsIsHelp to NoArgsIsHelpError.
+_NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", None) or getattr(click.exceptions, "NoArgsIsHelp")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the CLI; every expected failure becomes one line on stderr and a non-zero exit."""
+    logging.basicConfig(level=logging.WARNING, format="qa: %(levelname)s: %(message)s")
+    try:
+        cli.main(args=argv, prog_name="qa", standalone_mode=False)
+    except QAError as exc:
+        _fail(str(exc), 1)
+    except _NO_ARGS_IS_HELP as exc:  # plain `qa`: the help text is the answer
+        click.echo(exc.ctx.get_help() if exc.ctx else "")
+        return 0
+    except click.UsageError as exc:
+        _fail(exc.format_message().replace("\n", " "), 2)
+    except click.exceptions.Abort:
+        _fail("interrupted", 130)
+    except KeyboardInterrupt:
+        _fail("interrupted; the previous index is unchanged", 130)
+    except click.ClickException as exc:
+        _fail(exc.format_message().replace("\n", " "), exc.exit_code or 1)
+    except OSError as exc:  # a full disk, a permission problem: say which file, no traceback
+        _fail(f"{exc.strerror or exc}{f': {exc.filename}' if exc.filename else ''}", 1)
+    return 0
+
+
+def _fail(message: str, code: int) -> None:
+    click.echo(f"qa: error: {message}", err=True)
+    sys.exit(code)
+
+
+@click.group(no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="qa", prog_name="qa")
+def cli() -> None:
+    """Offline search and question answering over your articles."""
+
+
+@cli.command("index")
+@click.argument("corpus", default="corpus", type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path),
+              help="Directory to build or refresh.")
+@click.option("--model", default=None, help="Embedding model: the bundled default, a local path, or a cached name.")
+@click.option("--max-words", type=click.IntRange(min=1), default=None, help="Target passage size in words.")
+@click.option("--overlap", type=click.IntRange(min=0), default=None, help="Sentences shared by consecutive passages.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: int | None, overlap: int | None,
+                  quiet: bool) -> None:
+    """Build or refresh the index from CORPUS (a folder of articles or a .jsonl file)."""
+    from .config import IndexConfig
+    from .engine import build
+
+    config = IndexConfig()
+    if model:
+        config = replace(config, dense=replace(config.dense, model=model))
+    if max_words is not None:
+        config = replace(config, chunk=replace(config.chunk, max_words=max_words))
+    if overlap is not None:
+        config = replace(config, chunk=replace(config.chunk, overlap_sentences=overlap))
+    started = time.perf_counter()
+    engine = build(corpus, index_dir, config=config, progress=not quiet)
+    built = engine.manifest.get("build", {})
+    click.echo(f"{index_dir}: {len(engine.documents)} documents, {len(engine.chunks)} passages, "
+               f"{built.get('passages_embedded', 0)} newly embedded, {time.perf_counter() - started:.1f}s", err=True)
+
+
+@cli.command("search")
+@click.argument("question")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="Number of passages.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array.")
+def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool) -> None:
+    """Rank the passages that answer QUESTION."""
+    from .engine import open_index
+
+    hits = open_index(index_dir).search(question, k=k, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No passage matches that question.")
+    for hit in hits:
+        why = [f"score {hit.score:.4f}"]
+        if hit.bm25_rank is not None:
+            why.append(f"BM25 #{hit.bm25_rank}")
+        if hit.dense_rank is not None:
+            why.append(f"dense #{hit.dense_rank}")
+        click.echo(click.style(f"[{hit.rank}] {hit.title}", bold=True) + f"  ({', '.join(why)})")
+        click.echo(f"    {hit.citation}")
+        click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ", subsequent_indent="    "))
+        click.echo()

@@ -1,0 +1,76 @@
+"""Dense retrieval: normalised embeddings in a FAISS inner-product index (inner product = cosine here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from .errors import IndexCorruptError
+
+__all__ = ["DenseIndex", "choose_index_type"]
+
+_HNSW_M = 32
+_HNSW_EF_CONSTRUCTION = 200
+_HNSW_EF_SEARCH = 128
+
+
+def choose_index_type(requested: str, size: int, threshold: int) -> Literal["flat", "hnsw"]:
+    """Exact search while it is cheap; HNSW once the corpus is large enough to need it."""
+    if requested in ("flat", "hnsw"):
+        return requested  # type: ignore[return-value]
+    return "hnsw" if size >= threshold else "flat"
+
+
+class DenseIndex:
+    def __init__(self, index, index_type: str):
+        self.index = index
+        self.index_type = index_type
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, index_type: Literal["flat", "hnsw"] = "flat") -> "DenseIndex":
+        import faiss
+
+        dim = vectors.shape[1]
+        if index_type == "hnsw":
+            index = faiss.IndexHNSWFlat(dim, _HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = _HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = _HNSW_EF_SEARCH
+        else:
+            index = faiss.IndexFlatIP(dim)
+        if len(vectors):
+            index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        return cls(index, index_type)
+
+    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
+        k = min(k, self.size)
+        if k <= 0:
+            return []
+        scores, ids = self.index.search(np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k)
+        hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+        return sorted(hits, key=lambda h: (-h[1], h[0]))  # deterministic order for equal scores
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        faiss.write_index(self.index, str(directory / "dense.faiss"))
+
+    @classmethod
+    def load(cls, directory: Path, index_type: str) -> "DenseIndex":
+        import faiss
+
+        path = directory / "dense.faiss"
+        if not path.is_file():
+            raise IndexCorruptError(f"{path} is missing; rebuild with `qa index`")
+        try:
+            index = faiss.read_index(str(path))
+        except RuntimeError:
+            raise IndexCorruptError(f"{path} is damaged; rebuild with `qa index`") from None
+        if index_type == "hnsw":
+            faiss.downcast_index(index).hnsw.efSearch = _HNSW_EF_SEARCH
+        return cls(index, index_type)

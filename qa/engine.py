@@ -1,0 +1,291 @@
+"""The engine: build an index from a corpus, open it, and search it (BM25, dense, or both fused)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import unicodedata
+from pathlib import Path
+from typing import Literal, Sequence
+
+import numpy as np
+
+from .bm25 import BM25Index
+from .chunk import chunk_documents
+from .cite import format_citation
+from .config import IndexConfig
+from .dense import DenseIndex, choose_index_type
+from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
+from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
+from .fuse import reciprocal_rank_fusion, weighted_fusion
+from .load import corpus_hash, load_corpus
+from .records import Chunk, Document, Hit
+from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
+
+__all__ = ["Engine", "build", "open_index", "MODES", "Mode", "MAX_QUERY_CHARS"]
+
+logger = logging.getLogger(__name__)
+
+Mode = Literal["hybrid", "dense", "bm25"]
+MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
+# Longer than any question; keeps a pasted document from tying up the tokenizer.
+MAX_QUERY_CHARS = 10_000
+
+
+def passage_text(doc: Document, chunk: Chunk) -> str:
+    """What both retrievers see: the article title, then the passage."""
+    return f"{doc.title}\n{chunk.text}" if doc.title else chunk.text
+
+
+class Engine:
+    """An opened index. Queries never change its state, so one engine can serve many threads."""
+
+    def __init__(self, index_dir: Path, manifest: dict, documents: list[Document], chunks: list[Chunk],
+                 bm25: BM25Index, dense: DenseIndex, embedder: Embedder):
+        self.index_dir = index_dir
+        self.manifest = manifest
+        self.config = IndexConfig.from_dict(manifest["config"])
+        self._documents = {d.doc_id: d for d in documents}
+        self.chunks = chunks
+        self.bm25 = bm25
+        self.dense = dense
+        self.embedder = embedder
+        self._model_checked = False
+        self._model_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"Engine({str(self.index_dir)!r}, documents={len(self._documents)}, chunks={len(self.chunks)})"
+
+    @property
+    def documents(self) -> list[Document]:
+        return list(self._documents.values())
+
+    def document(self, doc_id: str) -> Document:
+        """The stored document with its full text and metadata.
+
+        Raises:
+            InvalidArgumentError: no document has that id.
+        """
+        try:
+            return self._documents[doc_id]
+        except (KeyError, TypeError):
+            raise InvalidArgumentError(f"no document with id {doc_id!r} in this index") from None
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        """Rank passages for ``query``.
+
+        Args:
+            query: the question, in any words.
+            k: how many passages to return; clamped to the number of passages.
+            mode: "hybrid" (BM25 and dense fused), "dense" or "bm25".
+
+        Returns:
+            Up to ``k`` hits, best first (BM25 returns only passages sharing a term with the query).
+
+        Raises:
+            InvalidQueryError: the query is empty, blank or too long.
+            InvalidArgumentError: ``k`` is not a positive integer or ``mode`` is unknown.
+        """
+        query = clean_query(query)
+        k = check_k(k)
+        if mode not in MODES:
+            raise InvalidArgumentError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        k = min(k, len(self.chunks))
+        depth = max(k, self.config.fusion.depth)
+        bm25 = self.bm25.search(query, depth) if mode in ("hybrid", "bm25") else []
+        dense = self._dense_search(query, depth) if mode in ("hybrid", "dense") else []
+        bm25_rank = {i: r for r, (i, _) in enumerate(bm25, 1)}
+        dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
+        if mode == "bm25":
+            ranked = bm25
+        elif mode == "dense":
+            ranked = dense
+        else:
+            ranked = self._fuse(bm25, dense)
+        return [self._hit(rank, index, score, bm25_rank.get(index), dense_rank.get(index))
+                for rank, (index, score) in enumerate(ranked[:k], 1)]
+
+    def _fuse(self, bm25: list[tuple[int, float]], dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
+        fusion = self.config.fusion
+        if fusion.method == "weighted":
+            return weighted_fusion([dict(bm25), dict(dense)], [1 - fusion.dense_weight, fusion.dense_weight])
+        return reciprocal_rank_fusion([[i for i, _ in bm25], [i for i, _ in dense]], k=fusion.rrf_k)
+
+    def _dense_search(self, query: str, depth: int) -> list[tuple[int, float]]:
+        self._check_model()
+        vector = self.embedder.encode_queries([query])[0]
+        return self.dense.search(vector, depth)
+
+    def _check_model(self) -> None:
+        # Deferred to the first dense query so that BM25-only use never loads (or hashes) the model.
+        if self._model_checked:
+            return
+        with self._model_lock:
+            if self._model_checked:
+                return
+            expected = self.manifest["model"].get("weights_sha256")
+            if expected and self.embedder.fingerprint != expected:
+                raise IndexMismatchError(
+                    f"the index at {self.index_dir} was built with other weights for model "
+                    f"{self.manifest['model'].get('name')!r}; rebuild with `qa index CORPUS --index {self.index_dir}`")
+            self._model_checked = True
+
+    def _hit(self, rank: int, index: int, score: float, bm25_rank: int | None, dense_rank: int | None) -> Hit:
+        chunk = self.chunks[index]
+        doc = self._documents[chunk.doc_id]
+        return Hit(rank=rank, score=float(score), doc_id=doc.doc_id, chunk_id=chunk.chunk_id, title=doc.title,
+                   text=chunk.text, char_start=chunk.char_start, char_end=chunk.char_end,
+                   citation=format_citation(doc, chunk.char_start, chunk.char_end),
+                   bm25_rank=bm25_rank, dense_rank=dense_rank)
+
+
+def clean_query(query: object) -> str:
+    if not isinstance(query, str):
+        raise InvalidQueryError(f"the question must be text, not {type(query).__name__}")
+    # Control characters (other than whitespace) carry no meaning for search; drop them.
+    query = "".join(ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in query).strip()
+    if not query:
+        raise InvalidQueryError("the question is empty; type a question")
+    if len(query) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(f"the question is {len(query):,} characters long; the limit is {MAX_QUERY_CHARS:,}")
+    return query
+
+
+def check_k(k: object) -> int:
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
+        raise InvalidArgumentError(f"k must be a whole number, not {k!r}")
+    if k <= 0:
+        raise InvalidArgumentError(f"k of {k} must be at least 1")
+    return int(k)
+
+
+def _model_manifest(embedder: Embedder, dimension: int) -> dict:
+    return {"name": embedder.name, "weights_sha256": embedder.fingerprint, "dimension": dimension}
+
+
+def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfig | None = None,
+          embedder: Embedder | None = None, cache_dir: str | Path | None = None,
+          progress: bool = False) -> Engine:
+    """Build (or refresh) the index at ``index`` from ``corpus`` and return it opened.
+
+    Passages already embedded (by this or an earlier build, with the same model)
+    come from the embedding cache; an unchanged corpus with unchanged settings
+    leaves the index untouched. The new index is written beside the old one and
+    swapped in only when complete.
+
+    Args:
+        corpus: a folder of .md/.txt articles or a BEIR-style .jsonl file.
+        index: the index directory to create or replace.
+        config: chunking, BM25, model and fusion settings (defaults if None).
+        embedder: the embedding model (default: the one ``config`` names).
+        cache_dir: where embeddings are cached (default ``$QA_CACHE_DIR`` or ``~/.cache/qa``).
+        progress: show a progress bar while embedding.
+
+    Raises:
+        CorpusError: the corpus is missing, empty or unreadable.
+        ModelError: the model cannot be loaded offline.
+    """
+    config = config or IndexConfig()
+    index_dir = Path(index)
+    embedder = embedder or SentenceTransformerEmbedder(config.dense.model, batch_size=config.dense.batch_size)
+    started = time.perf_counter()
+    documents = load_corpus(corpus)
+    content_hash = corpus_hash(documents)
+    if _up_to_date(index_dir, content_hash, config, embedder):
+        logger.info("index at %s is up to date", index_dir)
+        return open_index(index_dir, embedder=embedder)
+
+    by_id = {d.doc_id: d for d in documents}
+    chunks = chunk_documents(documents, config.chunk)
+    texts = [passage_text(by_id[c.doc_id], c) for c in chunks]
+    bm25 = BM25Index.build(texts, config.bm25)
+    cache = EmbeddingCache(Path(cache_dir) if cache_dir else default_cache_dir(), embedder.fingerprint)
+    try:
+        vectors, embedded = embed_cached(embedder, texts, cache, progress=progress)
+    finally:
+        cache.close()
+    index_type = choose_index_type(config.dense.index_type, len(chunks), config.dense.hnsw_threshold)
+    dense = DenseIndex.build(vectors, index_type)
+    manifest = new_manifest(
+        model=_model_manifest(embedder, int(vectors.shape[1])),
+        config=config.to_dict(),
+        corpus={"path": str(corpus), "hash": content_hash, "documents": len(documents), "chunks": len(chunks)},
+        dense={"index_type": index_type},
+        build={"seconds": round(time.perf_counter() - started, 3), "passages_embedded": embedded},
+        files=["manifest.json", "documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_vocab.json", "dense.faiss"],
+    )
+    with write_index_dir(index_dir) as staging:
+        write_jsonl(staging / "documents.jsonl", [
+            {"doc_id": d.doc_id, "title": d.title, "text": d.text, "metadata": d.metadata, "source": d.source}
+            for d in documents])
+        write_jsonl(staging / "chunks.jsonl", [
+            {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "char_start": c.char_start, "char_end": c.char_end,
+             "position": c.position} for c in chunks])
+        bm25.save(staging)
+        dense.save(staging)
+        write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
+    logger.info("indexed %d documents as %d passages (%d embedded) in %.1fs", len(documents), len(chunks),
+                embedded, time.perf_counter() - started)
+    return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
+
+
+def _up_to_date(index_dir: Path, content_hash: str, config: IndexConfig, embedder: Embedder) -> bool:
+    try:
+        manifest = read_manifest(index_dir)
+    except Exception:  # no index, or one we would rebuild anyway
+        return False
+    return (manifest["corpus"].get("hash") == content_hash
+            and manifest["config"] == config.to_dict()
+            and manifest["model"].get("name") == embedder.name
+            and manifest["model"].get("weights_sha256") == embedder.fingerprint)
+
+
+def open_index(index: str | Path = "index", *, embedder: Embedder | None = None, model: str | None = None) -> Engine:
+    """Open a built index.
+
+    Args:
+        index: the index directory.
+        embedder: the embedding model to embed questions with (default: the one the index was built with).
+        model: the model you expect the index to use; a different one is an error.
+
+    Raises:
+        IndexNotFoundError: there is no index at ``index``.
+        IndexCorruptError: a file of the index is missing or damaged.
+        IndexMismatchError: the index has another format or was built with another model.
+    """
+    index_dir = Path(index)
+    manifest = read_manifest(index_dir)
+    built_with = manifest["model"].get("name")
+    asked = model or (embedder.name if embedder is not None else None)
+    if asked is not None and asked != built_with:
+        raise IndexMismatchError(f"the index at {index_dir} was built with model {built_with!r}, not {asked!r}; "
+                                 f"rebuild it with `qa index CORPUS --index {index_dir} --model {asked}`")
+    config = IndexConfig.from_dict(manifest["config"])
+    documents = [Document(doc_id=r["doc_id"], title=r["title"], text=r["text"], metadata=r.get("metadata") or {},
+                          source=r.get("source", "")) for r in _records(index_dir / "documents.jsonl")]
+    texts = {d.doc_id: d.text for d in documents}
+    chunks = []
+    for r in _records(index_dir / "chunks.jsonl"):
+        text = texts.get(r["doc_id"])
+        if text is None or not 0 <= r["char_start"] < r["char_end"] <= len(text):
+            raise IndexCorruptError(f"{index_dir / 'chunks.jsonl'} does not match its documents; rebuild with `qa index`")
+        chunks.append(Chunk(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=text[r["char_start"]:r["char_end"]],
+                            char_start=r["char_start"], char_end=r["char_end"], position=r["position"]))
+    bm25 = BM25Index.load(index_dir, config.bm25)
+    dense = DenseIndex.load(index_dir, (manifest.get("dense") or {}).get("index_type", "flat"))
+    if not (bm25.size == dense.size == len(chunks)):
+        raise IndexCorruptError(f"the index at {index_dir} is inconsistent ({len(chunks)} passages, {bm25.size} in BM25, "
+                                f"{dense.size} in FAISS); rebuild with `qa index`")
+    embedder = embedder or SentenceTransformerEmbedder(built_with, batch_size=config.dense.batch_size)
+    return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
+
+
+def _records(path: Path) -> list[dict]:
+    records = read_jsonl(path)
+    try:
+        for r in records:
+            r["doc_id"]  # noqa: B018 - a record without it is damage
+    except (KeyError, TypeError):
+        raise IndexCorruptError(f"{path} is damaged; rebuild with `qa index`") from None
+    return records

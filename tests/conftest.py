@@ -1,0 +1,86 @@
+"""Shared fixtures: a fake embedder for fast unit tests, small corpora on disk, and the real model once per session."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+CORPUS = REPO / "corpus"
+
+
+class FakeEmbedder:
+    """Hashed bag-of-words vectors: deterministic, fast, and similar for texts sharing words."""
+
+    def __init__(self, name: str = "fake-embedder", dimension: int = 64):
+        self.name = name
+        self.dimension = dimension
+        self.fingerprint = hashlib.sha256(name.encode()).hexdigest()
+        self.documents_encoded = 0
+        self.queries_encoded = 0
+
+    def _vectors(self, texts):
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        for row, text in enumerate(texts):
+            for word in re.findall(r"\w+", text.lower()):
+                out[row, int(hashlib.md5(word.encode()).hexdigest(), 16) % self.dimension] += 1.0
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms == 0, 1, norms)
+
+    def encode_documents(self, texts):
+        self.documents_encoded += len(texts)
+        return self._vectors(texts)
+
+    def encode_queries(self, texts):
+        self.queries_encoded += len(texts)
+        return self._vectors(texts)
+
+
+@pytest.fixture
+def fake_embedder() -> FakeEmbedder:
+    return FakeEmbedder()
+
+
+@pytest.fixture
+def cache_dir(tmp_path) -> Path:
+    return tmp_path / "cache"
+
+
+ARTICLES = {
+    "alpha.md": "---\ntitle: Grain Exports\nauthors: [Ann Author]\npublication: Farm Weekly\ndate: 2020-05-01\n---\n"
+                "Kazakhstan exports grain to its neighbours. Wheat is the largest crop.\n\n"
+                "Rail lines carry the grain to ports on the Caspian Sea. The harvest was large in 2019.\n",
+    "beta.txt": "Oil and Pipelines\n\nThe Caspian pipeline carries oil to the Black Sea. "
+                "Investors from the U.S. paid for much of it.\n\nTengiz is the largest oil field.\n",
+    "gamma.md": "---\ntitle: Space Launches\npublication: Sky Review\n---\n"
+                "Baikonur is a launch site leased to Russia. Rockets carry crews to the space station.\n",
+}
+
+
+@pytest.fixture
+def small_corpus(tmp_path) -> Path:
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for name, text in ARTICLES.items():
+        (folder / name).write_text(text, encoding="utf-8")
+    return folder
+
+
+@pytest.fixture
+def fake_engine(small_corpus, tmp_path, fake_embedder, cache_dir):
+    import qa
+
+    return qa.build(small_corpus, tmp_path / "index", embedder=fake_embedder, cache_dir=cache_dir)
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory):
+    """The five articles indexed with the real bundled model, built once for the whole session."""
+    import qa
+
+    base = tmp_path_factory.mktemp("real")
+    return qa.build(CORPUS, base / "index", cache_dir=base / "cache")

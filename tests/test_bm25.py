@@ -1,0 +1,73 @@
+import numpy as np
+import pytest
+from rank_bm25 import BM25Okapi
+
+from qa.bm25 import BM25Index, Tokenizer, top_k
+from qa.chunk import chunk_documents
+from qa.config import BM25Config
+from qa.load import load_corpus
+
+from conftest import CORPUS
+
+
+@pytest.fixture(scope="module")
+def corpus_tokens():
+    tokenizer = Tokenizer()
+    return [tokenizer(c.text) for c in chunk_documents(load_corpus(CORPUS))]
+
+
+QUERIES = ["what did Kazakhstan want from the US?", "oil oil pipeline Caspian", "Nazarbayev visit Bush",
+           "word-that-is-nowhere", "the of and", "security security security cooperation NATO"]
+
+
+@pytest.mark.parametrize("config", [BM25Config(), BM25Config(k1=0.9, b=0.4, epsilon=0.1), BM25Config(k1=2.0, b=1.0)])
+def test_scores_equal_rank_bm25(corpus_tokens, config):
+    index = BM25Index.from_tokens(corpus_tokens, config)
+    reference = BM25Okapi(corpus_tokens, k1=config.k1, b=config.b, epsilon=config.epsilon)
+    tokenizer = Tokenizer(config)
+    for query in QUERIES:
+        tokens = tokenizer(query)
+        np.testing.assert_allclose(index.scores(tokens), reference.get_scores(tokens), rtol=0, atol=1e-6)
+
+
+def test_scores_equal_rank_bm25_with_negative_idf():
+    # Terms in more than half the documents get a negative idf, which BM25Okapi floors at epsilon * mean idf.
+    docs = [["common", "a"], ["common", "b"], ["common", "c", "c"], ["rare"]]
+    index, reference = BM25Index.from_tokens(docs), BM25Okapi(docs)
+    for query in (["common"], ["c", "common"], ["rare", "rare"]):
+        np.testing.assert_allclose(index.scores(query), reference.get_scores(query), rtol=0, atol=1e-6)
+
+
+def test_tokenizer_normalises_acronyms_possessives_and_stems():
+    tokens = Tokenizer()("Kazakhstan’s exports to the U.S. are growing")
+    assert tokens == ["kazakhstan", "export", "us", "grow"]
+    assert Tokenizer(BM25Config(stemmer="", stopwords=""))("The Cats") == ["the", "cats"]
+
+
+def test_search_returns_only_matching_chunks_best_first(corpus_tokens):
+    index = BM25Index.from_tokens(corpus_tokens)
+    hits = index.search("compensate", 50)
+    assert hits and all(score > 0 for _, score in hits)
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
+    assert index.search("word-that-is-nowhere", 5) == []
+
+
+def test_top_k_breaks_ties_by_index():
+    scores = np.array([0.0, 2.0, 1.0, 2.0, 0.0, 2.0])
+    assert top_k(scores, 2).tolist() == [1, 3]
+    assert top_k(scores, 10).tolist() == [1, 3, 5, 2, 0, 4]
+    assert top_k(scores, 0).tolist() == []
+
+
+def test_save_and_load_round_trip(tmp_path, corpus_tokens):
+    index = BM25Index.from_tokens(corpus_tokens)
+    index.save(tmp_path)
+    loaded = BM25Index.load(tmp_path, BM25Config())
+    np.testing.assert_array_equal(loaded.scores(["kazakhstan", "oil"]), index.scores(["kazakhstan", "oil"]))
+
+
+def test_a_match_with_zero_idf_is_still_returned():
+    # Two documents: a term in one of them has idf ln(1.5) - ln(1.5) = 0 under BM25Okapi.
+    index = BM25Index.from_tokens([["zebra", "stripe"], ["lion", "night"]])
+    assert index.search(["stripe"], 5) == [(0, 0.0)]
+    assert index.search(["tiger"], 5) == []
