@@ -128,8 +128,10 @@ class BM25Index:
             return np.zeros(self.size, dtype=np.float64)
         return np.asarray(self.weights[term_ids].T @ query_weights).ravel()
 
-    def search(self, query: str, k: int) -> list[tuple[int, float]]:
+    def search(self, query: str, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
         """The top ``k`` (chunk index, score) pairs among chunks sharing a term with the query.
+
+        ``allowed`` is an optional boolean mask over chunks (a filter).
 
         Matching is read from the matrix structure, not from the score: in a tiny
         corpus BM25Okapi's idf can be exactly 0, and such a chunk still matches.
@@ -140,6 +142,8 @@ class BM25Index:
         rows = self.weights[term_ids]
         scores = np.asarray(rows.T @ query_weights).ravel()
         matched = np.unique(rows.indices)
+        if allowed is not None:  # filter before the top-k cut, so k hits come back whenever k match
+            matched = matched[allowed[matched]]
         order = matched[top_k(scores[matched], k)]
         return [(int(i), float(scores[i])) for i in order]
 

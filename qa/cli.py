@@ -109,3 +109,14 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
         click.echo(f"    {hit.citation}")
         click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ", subsequent_indent="    "))
         click.echo()
+
+
+@cli.command("serve")
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the page to the network.")
+@click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default $GRADIO_SERVER_PORT or 7860).")
+def serve_command(index_dir: Path, host: str, port: int | None) -> None:
+    """Open the web page over the index."""
+    from .web import serve
+
+    serve(index_dir, host=host, port=port)

@@ -47,11 +47,20 @@ class DenseIndex:
             index.add(np.ascontiguousarray(vectors, dtype=np.float32))
         return cls(index, index_type)
 
-    def search(self, query_vector: np.ndarray, k: int) -> list[tuple[int, float]]:
-        k = min(k, self.size)
+    def search(self, query_vector: np.ndarray, k: int, allowed: np.ndarray | None = None) -> list[tuple[int, float]]:
+        """Top ``k`` (row, cosine) pairs; ``allowed`` (row ids) restricts the search before the cut."""
+        import faiss
+
+        k = min(k, self.size if allowed is None else len(allowed))
         if k <= 0:
             return []
-        scores, ids = self.index.search(np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32), k)
+        params = None
+        if allowed is not None:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            params = (faiss.SearchParametersHNSW(sel=selector, efSearch=max(_HNSW_EF_SEARCH, k))
+                      if self.index_type == "hnsw" else faiss.SearchParameters(sel=selector))
+        query = np.ascontiguousarray(query_vector.reshape(1, -1), dtype=np.float32)
+        scores, ids = self.index.search(query, k, params=params)
         hits = [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
         return sorted(hits, key=lambda h: (-h[1], h[0]))  # deterministic order for equal scores
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 import time
 import unicodedata
 from pathlib import Path
-from typing import Literal, Sequence
+from typing import Any, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -31,6 +32,7 @@ Mode = Literal["hybrid", "dense", "bm25"]
 MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 # Longer than any question; keeps a pasted document from tying up the tokenizer.
 MAX_QUERY_CHARS = 10_000
+_WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’']+")
 
 
 def passage_text(doc: Document, chunk: Chunk) -> str:
@@ -72,13 +74,16 @@ class Engine:
         except (KeyError, TypeError):
             raise InvalidArgumentError(f"no document with id {doc_id!r} in this index") from None
 
-    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid", filters: Mapping[str, Any] | None = None) -> list[Hit]:
         """Rank passages for ``query``.
 
         Args:
             query: the question, in any words.
             k: how many passages to return; clamped to the number of passages.
             mode: "hybrid" (BM25 and dense fused), "dense" or "bm25".
+            filters: keep only passages of matching documents, applied before the top-k cut:
+                ``publication``, ``author`` (a name or a list: any of them matches), ``doc_id`` (an id
+                or a list), ``since`` and ``until`` (ISO dates, inclusive; undated documents drop out).
 
         Returns:
             Up to ``k`` hits, best first (BM25 returns only passages sharing a term with the query).
@@ -91,10 +96,11 @@ class Engine:
         k = check_k(k)
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
+        mask = self._filter_mask(filters) if filters else None
         k = min(k, len(self.chunks))
         depth = max(k, self.config.fusion.depth)
-        bm25 = self.bm25.search(query, depth) if mode in ("hybrid", "bm25") else []
-        dense = self._dense_search(query, depth) if mode in ("hybrid", "dense") else []
+        bm25 = self.bm25.search(query, depth, allowed=mask) if mode in ("hybrid", "bm25") else []
+        dense = self._dense_search(query, depth, mask) if mode in ("hybrid", "dense") else []
         bm25_rank = {i: r for r, (i, _) in enumerate(bm25, 1)}
         dense_rank = {i: r for r, (i, _) in enumerate(dense, 1)}
         if mode == "bm25":
@@ -106,16 +112,32 @@ class Engine:
         return [self._hit(rank, index, score, bm25_rank.get(index), dense_rank.get(index))
                 for rank, (index, score) in enumerate(ranked[:k], 1)]
 
+    def term_spans(self, query: str, text: str) -> list[tuple[int, int]]:
+        """Character spans of the words in ``text`` that match a term of ``query`` (after stemming)."""
+        terms = set(self.bm25.tokenizer(query))
+        if not terms:
+            return []
+        return [(m.start(), m.end()) for m in _WORD.finditer(text) if any(t in terms for t in self.bm25.tokenizer(m.group(0)))]
+
     def _fuse(self, bm25: list[tuple[int, float]], dense: list[tuple[int, float]]) -> list[tuple[int, float]]:
         fusion = self.config.fusion
         if fusion.method == "weighted":
             return weighted_fusion([dict(bm25), dict(dense)], [1 - fusion.dense_weight, fusion.dense_weight])
         return reciprocal_rank_fusion([[i for i, _ in bm25], [i for i, _ in dense]], k=fusion.rrf_k)
 
-    def _dense_search(self, query: str, depth: int) -> list[tuple[int, float]]:
+    def _dense_search(self, query: str, depth: int, mask: np.ndarray | None = None) -> list[tuple[int, float]]:
+        allowed = np.flatnonzero(mask) if mask is not None else None
+        if allowed is not None and not len(allowed):
+            return []
         self._check_model()
         vector = self.embedder.encode_queries([query])[0]
-        return self.dense.search(vector, depth)
+        return self.dense.search(vector, depth, allowed=allowed)
+
+    def _filter_mask(self, filters: Mapping[str, Any]) -> np.ndarray:
+        """Boolean mask over chunks for the documents that pass ``filters``."""
+        keep = [doc.doc_id for doc in self._documents.values() if document_matches(doc, filters)]
+        kept = set(keep)
+        return np.fromiter((c.doc_id in kept for c in self.chunks), dtype=bool, count=len(self.chunks))
 
     def _check_model(self) -> None:
         # Deferred to the first dense query so that BM25-only use never loads (or hashes) the model.
@@ -138,6 +160,57 @@ class Engine:
                    text=chunk.text, char_start=chunk.char_start, char_end=chunk.char_end,
                    citation=format_citation(doc, chunk.char_start, chunk.char_end),
                    bm25_rank=bm25_rank, dense_rank=dense_rank)
+
+
+FILTER_KEYS = ("publication", "author", "doc_id", "since", "until")
+
+
+def document_matches(doc: Document, filters: Mapping[str, Any]) -> bool:
+    """Whether ``doc`` passes every filter; text comparisons ignore case."""
+    unknown = set(filters) - set(FILTER_KEYS)
+    if unknown:
+        raise InvalidArgumentError(f"unknown filter {sorted(unknown)[0]!r}; use {', '.join(FILTER_KEYS)}")
+
+    def wanted(key: str) -> list[str]:
+        value = filters.get(key)
+        values = [value] if isinstance(value, str) else list(value or [])
+        return [str(v).strip().casefold() for v in values if str(v).strip()]
+
+    if (ids := filters.get("doc_id")) and doc.doc_id not in ([ids] if isinstance(ids, str) else list(ids)):
+        return False
+    if (publications := wanted("publication")) and doc.publication.casefold() not in publications:
+        return False
+    if (authors := wanted("author")) and not any(a.casefold() in authors for a in doc.authors):
+        return False
+    since, until = _check_date(filters.get("since"), "since"), _check_date(filters.get("until"), "until")
+    if since or until:
+        if not doc.date:
+            return False
+        # A partial date ("2011", "2011-07") covers a span: it passes if any day of it is in range.
+        latest = doc.date + "-12-31"[len(doc.date) - 4:] if len(doc.date) < 10 else doc.date
+        earliest = doc.date + "-01-01"[len(doc.date) - 4:] if len(doc.date) < 10 else doc.date
+        if since and latest[:10] < since:
+            return False
+        if until and earliest[:10] > until:
+            return False
+    return True
+
+
+def _check_date(value: Any, name: str) -> str:
+    if value in (None, ""):
+        return ""
+    import datetime as dt
+
+    text = str(value)
+    for fmt, pad in (("%Y-%m-%d", ""), ("%Y-%m", "-01"), ("%Y", "-01-01")):
+        try:
+            dt.datetime.strptime(text, fmt)
+        except ValueError:
+            continue
+        if name == "until" and pad:  # "until 2013" means through the end of 2013
+            return text + ("-12-31" if pad == "-01-01" else "-31")
+        return text + pad
+    raise InvalidArgumentError(f"{name} of {text!r} is not a date; write it as YYYY-MM-DD, YYYY-MM or YYYY")
 
 
 def clean_query(query: object) -> str:

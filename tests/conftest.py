@@ -78,9 +78,39 @@ def fake_engine(small_corpus, tmp_path, fake_embedder, cache_dir):
 
 
 @pytest.fixture(scope="session")
-def real_engine(tmp_path_factory):
+def model_cache(tmp_path_factory) -> Path:
+    """One embedding cache for every real-model index of the session: each passage is embedded once."""
+    return tmp_path_factory.mktemp("model-cache")
+
+
+@pytest.fixture(scope="session")
+def real_engine(tmp_path_factory, model_cache):
     """The five articles indexed with the real bundled model, built once for the whole session."""
     import qa
 
-    base = tmp_path_factory.mktemp("real")
-    return qa.build(CORPUS, base / "index", cache_dir=base / "cache")
+    return qa.build(CORPUS, tmp_path_factory.mktemp("real") / "index", cache_dir=model_cache)
+
+
+HOSTILE_ARTICLE = """---
+title: "Pipeline <script>window.__pwned = 1</script> Report"
+authors: ["Eve <img src=x onerror=window.__pwned=2>"]
+publication: Hostile Gazette
+---
+The zebra pipeline report says <script>window.__pwned = 3</script> nothing at all.
+An image tag <img src=x onerror="window.__pwned = 4"> sits in this zebra sentence.
+"""
+
+
+@pytest.fixture(scope="session")
+def web_index(tmp_path_factory, model_cache) -> Path:
+    """The five articles plus one whose text and metadata try to inject HTML and JavaScript."""
+    import shutil
+
+    import qa
+
+    base = tmp_path_factory.mktemp("web")
+    corpus = base / "corpus"
+    shutil.copytree(CORPUS, corpus)
+    (corpus / "hostile.md").write_text(HOSTILE_ARTICLE, encoding="utf-8")
+    qa.build(corpus, base / "index", cache_dir=model_cache)
+    return base / "index"

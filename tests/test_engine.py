@@ -188,3 +188,25 @@ def test_jsonl_corpus_builds(tmp_path, fake_embedder, cache_dir):
     engine = qa.build(path, tmp_path / "index", embedder=fake_embedder, cache_dir=cache_dir)
     assert engine.search("stripes", k=1, mode="bm25")[0].doc_id == "1"
     assert engine.search("zebras", k=1, mode="bm25")[0].title == "Zebras"  # the title is searchable too
+
+
+def test_filters_apply_before_the_top_k_cut(fake_engine):
+    for mode in ("hybrid", "dense", "bm25"):
+        hits = fake_engine.search("oil grain launch", k=1, mode=mode, filters={"publication": "Sky Review"})
+        assert [h.doc_id for h in hits] == ["gamma"], mode
+    hits = fake_engine.search("grain oil", k=5, filters={"doc_id": ["alpha", "beta"]})
+    assert {h.doc_id for h in hits} <= {"alpha", "beta"}
+    assert fake_engine.search("grain", filters={"author": "ann author"})[0].doc_id == "alpha"
+
+
+def test_date_filters_are_inclusive_and_drop_undated(fake_engine):
+    assert {h.doc_id for h in fake_engine.search("grain oil", k=10, filters={"since": "2020-05-01"})} == {"alpha"}
+    assert fake_engine.search("grain", filters={"until": "2020-04-30"}) == []
+    assert fake_engine.search("grain", filters={"until": "2020"})[0].doc_id == "alpha"
+
+
+def test_bad_filters_raise(fake_engine):
+    with pytest.raises(InvalidArgumentError, match="unknown filter"):
+        fake_engine.search("oil", filters={"colour": "red"})
+    with pytest.raises(InvalidArgumentError, match="not a date"):
+        fake_engine.search("oil", filters={"since": "last week"})

@@ -1,0 +1,158 @@
+"""The web page, driven through Gradio's API and in a real browser (Debian's Chromium)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+WEITZ_TITLE = "Toward A New Kazakhstan-U.S. Partnership"
+WEITZ_CITATION = "Richard Weitz, “Toward A New Kazakhstan-U.S. Partnership”, CACI Analyst, 20 March 2013"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def launch(index: Path):
+    from qa.web import CSS, create_app
+
+    demo = create_app(index)
+    port = free_port()
+    demo.launch(server_name="127.0.0.1", server_port=port, share=False, prevent_thread_lock=True, quiet=True, css=CSS)
+    return demo, f"http://127.0.0.1:{port}/"
+
+
+@pytest.fixture(scope="module")
+def server(web_index):
+    demo, url = launch(web_index)
+    yield url
+    demo.close()
+
+
+@pytest.mark.slow
+def test_api_search_returns_hit_fields(server):
+    from gradio_client import Client
+
+    hits = Client(server, verbose=False).predict("what did Kazakhstan want from the US?", 3, "hybrid",
+                                                 api_name="/search")
+    assert list(hits[0]) == ["rank", "score", "doc_id", "chunk_id", "title", "text", "char_start", "char_end",
+                             "citation", "bm25_rank", "dense_rank"]
+    assert any(h["title"] == WEITZ_TITLE and "compensate" in h["text"] for h in hits)
+
+
+@pytest.mark.slow
+def test_api_reports_bad_input_and_a_missing_index(server, tmp_path):
+    from gradio_client import Client
+
+    with pytest.raises(Exception, match="k of 0"):
+        Client(server, verbose=False).predict("oil", 0, "hybrid", api_name="/search")
+    demo, url = launch(tmp_path / "no-index")
+    try:
+        with pytest.raises(Exception, match="qa index"):
+            Client(url, verbose=False).predict("oil", 3, "hybrid", api_name="/search")
+    finally:
+        demo.close()
+
+
+def _browser():
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"Chromium is not installed at {CHROMIUM}; .ci/run installs it with apt-get")
+    manager = playwright_api.sync_playwright().start()
+    browser = manager.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-background-networking", "--disable-component-update", "--disable-gpu"])
+    return manager, browser
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    manager, browser = _browser()
+    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    page.goto(server)
+    page.wait_for_selector("#qa-question textarea")
+    yield page
+    browser.close()
+    manager.stop()
+
+
+def ask(page, question: str) -> None:
+    box = page.locator("#qa-question textarea")
+    box.fill(question)
+    box.press("Enter")
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_question_by_enter_shows_weitz_with_citation(page, tmp_path):
+    ask(page, "what did Kazakhstan want from the US?")
+    results = page.locator("#qa-results")
+    results.get_by_text(WEITZ_CITATION, exact=False).first.wait_for(timeout=30_000)
+    assert WEITZ_TITLE in results.inner_text()
+    assert page.locator("#qa-answer").inner_text().strip()
+    assert results.locator("mark.qa-term").count() > 0  # the question's terms are highlighted
+    assert "BM25 rank" in results.inner_text() and "dense rank" in results.inner_text()
+    shot = REPO / "docs" / "screenshot.png" if os.environ.get("QA_UPDATE_SCREENSHOT") else tmp_path / "page.png"
+    shot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(shot), full_page=False)
+    assert shot.stat().st_size > 10_000
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_example_question_click_runs_it(page):
+    page.locator("#qa-examples").get_by_text("Why did Kazakhstan keep its peacekeepers in Iraq?").click()
+    page.wait_for_function(
+        "() => document.querySelector('#qa-question textarea').value.includes('peacekeepers')", timeout=10_000)
+    page.wait_for_function(
+        "() => /Kazbat|KAZBAT/.test(document.querySelector('#qa-results').innerText)", timeout=30_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_switching_mode_reranks_with_bm25_only(page):
+    ask(page, "what did Kazakhstan want from the US?")
+    page.locator("#qa-results").get_by_text(WEITZ_TITLE).first.wait_for(timeout=30_000)
+    page.locator("#qa-mode").get_by_text("bm25", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelector('#qa-results').innerText.includes('dense rank —')", timeout=30_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_open_full_article_with_passage_highlighted(page):
+    ask(page, "Why does Kazakhstan feel taken for granted?")
+    page.locator("#qa-results").get_by_text(WEITZ_TITLE).first.wait_for(timeout=30_000)
+    page.locator("#qa-article-pick input").click()
+    page.get_by_role("option").first.click()
+    marked = page.locator("#qa-article mark#qa-passage")
+    marked.wait_for(timeout=30_000)
+    article_text = page.locator("#qa-article").inner_text()
+    assert len(article_text) > 3 * len(marked.inner_text())  # the whole article, not just the passage
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_empty_question_gets_a_plain_message(page):
+    ask(page, "   ")
+    page.locator("#qa-answer").get_by_text("Type a question").wait_for(timeout=10_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_hostile_article_shows_as_text_and_never_runs(page):
+    ask(page, "zebra pipeline report")
+    results = page.locator("#qa-results")
+    results.get_by_text("<script>window.__pwned = 3</script>", exact=False).first.wait_for(timeout=30_000)
+    assert "<img src=x onerror" in results.inner_text()
+    assert "Pipeline <script>window.__pwned = 1</script> Report" in results.inner_text()
+    assert results.locator("script").count() == 0 and results.locator("img").count() == 0
+    assert page.evaluate("() => window.__pwned") is None
