@@ -91,8 +91,9 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array.")
 def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool) -> None:
     """Rank the passages that answer QUESTION."""
-    from .engine import open_index
+    from .engine import check_k, clean_query, open_index
 
+    check_k(k), clean_query(question)  # the question's own mistakes first, before any index is read
     hits = open_index(index_dir).search(question, k=k, mode=mode)  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
@@ -120,3 +121,51 @@ def serve_command(index_dir: Path, host: str, port: int | None) -> None:
     from .web import serve
 
     serve(index_dir, host=host, port=port)
+
+
+@cli.command("eval")
+@click.option("--set", "eval_set", default="eval/kazakhstan.jsonl", show_default=True, type=click.Path(path_type=Path),
+              help="Eval set (JSONL, see eval/README.md).")
+@click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Modes to run (default: all three).")
+@click.option("--index", "index_dir", default=None, type=click.Path(path_type=Path),
+              help="Index to evaluate (default index/; for --beir, one cached per collection).")
+@click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True)
+@click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),
+              help="Evaluate on a BEIR collection folder instead (indexes its corpus; embeddings are cached).")
+@click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None, split: str, beir_dir: Path | None,
+                 reports_dir: Path, as_json: bool) -> None:
+    """Measure retrieval quality: Recall@1/5/10, MRR@10, nDCG@10 per mode (or nDCG@10, Recall@100 on BEIR)."""
+    from .evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
+    from .report import BEIR_BASELINES, markdown_table, write_reports
+
+    modes = modes or MODES
+    if beir_dir is not None:
+        from .embed import default_cache_dir
+        from .engine import build
+
+        corpus, queries, qrels = load_beir(beir_dir)
+        name = beir_dir.resolve().name
+        engine = build(corpus, index_dir or default_cache_dir() / "beir" / name, progress=True)
+        results = evaluate_beir(engine, queries, qrels, modes)
+        rows = [{"system": f"qa {mode}", **r["metrics"]} for mode, r in results["modes"].items()]
+        rows += [{"system": f"published: {label}", "ndcg@10": ndcg, "recall@100": recall}
+                 for label, ndcg, recall in BEIR_BASELINES.get(name, [])]
+        table = markdown_table(rows, ["system", "ndcg@10", "recall@100"])
+        title = f"BEIR {name} test ({results['queries']} queries)"
+    else:
+        from .engine import open_index
+
+        engine = open_index(index_dir or Path("index"))
+        questions = load_eval_set(eval_set)
+        results = evaluate_set(engine, questions, modes, split=None if split == "all" else split)
+        rows = [{"mode": mode, **r["metrics"]} for mode, r in results["modes"].items()]
+        table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
+        name = eval_set.stem + ("" if split == "all" else f"-{split}")
+        title = f"{eval_set.name}: {results['questions']} questions ({results['split']})"
+    paths = write_reports(results, reports_dir, name, title, table)
+    if as_json:
+        click.echo(json.dumps({k: v for k, v in results.items()} | {"reports": [str(p) for p in paths]}, indent=2))
+    else:
+        click.echo(f"{title}\n\n{table}\n\nreports: {', '.join(str(p) for p in paths)}")

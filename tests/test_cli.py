@@ -22,8 +22,8 @@ def run_cli(args, capsys):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["search", ""], "the question is empty"),
-    (["search", "oil", "-k", "0"], "k of 0 must be at least 1"),
+    (["search", "", "--index", "/nonexistent/index"], "the question is empty"),
+    (["search", "oil", "-k", "0", "--index", "/nonexistent/index"], "k of 0 must be at least 1"),
     (["search", "oil", "-k", "abc"], "not a valid integer"),
     (["search", "oil", "--mode", "magic"], "magic"),
     (["search", "oil", "--index", "/nonexistent/index"], "no index at"),
