@@ -112,6 +112,94 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
         click.echo()
 
 
+@cli.command("ask")
+@click.argument("question")
+@click.option("-k", "k", type=int, default=5, show_default=True, help="Passages to draw the answer from.")
+@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the answer (sentences, spans, hits) as JSON.")
+def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool) -> None:
+    """Answer QUESTION with cited sentences from the articles (or say it is not found)."""
+    from .engine import check_k, clean_query, open_index
+
+    check_k(k), clean_query(question)
+    answer = open_index(index_dir).ask(question, k=k, mode=mode)  # type: ignore[arg-type]
+    if as_json:
+        click.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+        return
+    click.echo(textwrap.fill(answer.text, width=100))
+    if answer.found:
+        click.echo()
+        for hit in answer.hits:
+            if any(s.marker == hit.rank for s in answer.sentences):
+                click.echo(f"[{hit.rank}] {hit.citation}")
+
+
+@cli.command("tune")
+@click.option("--set", "eval_set", default="eval/kazakhstan.jsonl", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),
+              help="Also tune fusion on this BEIR collection's train queries (e.g. ../shared/bench/scifact).")
+@click.option("--answers/--no-answers", default=True, show_default=True, help="Tune answer sentence scoring too.")
+@click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
+def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers: bool, reports_dir: Path) -> None:
+    """Search fusion (and answer) settings on training data only; report the gain on the test split."""
+    from .config import FusionConfig
+    from .engine import open_index
+    from .evaluate import evaluate_set, load_eval_set, passage_qrels
+    from .report import markdown_table, write_reports
+    from .tune import answer_metrics, choose_answer_config, tune_answers, tune_fusion
+
+    engine = open_index(index_dir)
+    questions = load_eval_set(eval_set)
+    train = [q for q in questions if q.split == "train"]
+    test = [q for q in questions if q.split == "test"]
+    results: dict = {}
+    sections = []
+    train_in = [q for q in train if q.in_scope]
+    rows = tune_fusion(engine, {q.id: q.question for q in train_in}, passage_qrels(engine, train_in))
+    best = FusionConfig(**rows[0]["fusion"])
+    current = engine.config.fusion
+    test_current = evaluate_set(engine, test, ["hybrid"], split="test")["modes"]["hybrid"]["metrics"]
+    test_best = evaluate_set(engine.with_fusion(best), test, ["hybrid"], split="test")["modes"]["hybrid"]["metrics"]
+    results["fusion_eval_set"] = {"train_top": rows[:10], "chosen": rows[0]["fusion"], "test_current": test_current,
+                                  "test_chosen": test_best, "current": current.__dict__}
+    sections.append("## Fusion, tuned on the eval set's train split (nDCG@10)\n\n" + markdown_table(
+        [{"settings": f"{r['fusion']['method']} k={r['fusion']['rrf_k']} w={r['fusion']['dense_weight']} depth={r['fusion']['depth']}",
+          "train ndcg@10": r["ndcg@10"]} for r in rows[:10]], ["settings", "train ndcg@10"])
+        + "\n\nOn the test split: " + markdown_table(
+        [{"settings": f"shipped ({current.method}, k={current.rrf_k}, depth={current.depth})", **test_current},
+         {"settings": "best on train", **test_best}], ["settings", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]))
+    if beir_dir is not None:
+        from .embed import default_cache_dir
+        from .engine import build
+        from .evaluate import load_beir
+
+        corpus, queries, qrels = load_beir(beir_dir, split="train")
+        beir_engine = build(corpus, default_cache_dir() / "beir" / beir_dir.resolve().name, progress=True)
+        beir_rows = tune_fusion(beir_engine, queries, qrels, documents=True)
+        results["fusion_beir_train"] = beir_rows[:10]
+        sections.append(f"## Fusion, tuned on {beir_dir.name} train ({len(queries)} queries, nDCG@10)\n\n" + markdown_table(
+            [{"settings": f"{r['fusion']['method']} k={r['fusion']['rrf_k']} w={r['fusion']['dense_weight']} depth={r['fusion']['depth']}",
+              "train ndcg@10": r["ndcg@10"]} for r in beir_rows[:10]], ["settings", "train ndcg@10"]))
+    if answers:
+        answer_rows = tune_answers(engine, train)
+        chosen = choose_answer_config(answer_rows)
+        from .answer import AnswerConfig
+
+        results["answers"] = {"chosen": chosen.__dict__, "shipped": AnswerConfig().__dict__,
+                              "train": answer_metrics(engine, train, chosen), "test": answer_metrics(engine, test, chosen),
+                              "test_shipped": answer_metrics(engine, test, AnswerConfig())}
+        sections.append("## Answer sentence scoring, tuned on the train split\n\n" + markdown_table(
+            [{"settings": "chosen on train", **results["answers"]["train"], "split": "train"},
+             {"settings": "chosen on train", **results["answers"]["test"], "split": "test"},
+             {"settings": "shipped defaults", **results["answers"]["test_shipped"], "split": "test"}],
+            ["settings", "split", "answer_accuracy", "answered", "abstention"]) + f"\n\nChosen: {chosen}")
+    markdown = "\n\n".join(sections)
+    paths = write_reports(results, reports_dir, "tuning", "Tuning on training data", markdown)
+    click.echo(markdown + f"\n\nreports: {', '.join(str(p) for p in paths)}")
+
+
 @cli.command("serve")
 @click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the page to the network.")
@@ -162,6 +250,17 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         results = evaluate_set(engine, questions, modes, split=None if split == "all" else split)
         rows = [{"mode": mode, **r["metrics"]} for mode, r in results["modes"].items()]
         table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
+        if "hybrid" in modes:
+            from .answer import AnswerConfig
+            from .tune import answer_metrics
+
+            chosen = [q for q in questions if split == "all" or q.split == split]
+            results["answers"] = answer_metrics(engine, chosen, AnswerConfig())
+            a = results["answers"]
+            table += ("\n\nAnswers (`qa ask`, hybrid, k=5): accuracy "
+                      f"{a['answer_accuracy']:.3f} over {a['in_scope']} answerable questions (a gold quote lies within "
+                      f"the answer sentences; answered {a['answered']:.3f}), abstention {a['abstention']:.3f} over "
+                      f"{a['out_of_scope']} out-of-scope questions.")
         name = eval_set.stem + ("" if split == "all" else f"-{split}")
         title = f"{eval_set.name}: {results['questions']} questions ({results['split']})"
     paths = write_reports(results, reports_dir, name, title, table)

@@ -7,15 +7,16 @@ import re
 import threading
 import time
 import unicodedata
+from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
 from .bm25 import BM25Index
 from .chunk import chunk_documents
 from .cite import format_citation
-from .config import IndexConfig
+from .config import FusionConfig, IndexConfig
 from .dense import DenseIndex, choose_index_type
 from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
 from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
@@ -23,6 +24,9 @@ from .fuse import reciprocal_rank_fusion, weighted_fusion
 from .load import corpus_hash, load_corpus
 from .records import Chunk, Document, Hit
 from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
+
+if TYPE_CHECKING:
+    from .answer import Answer, AnswerConfig
 
 __all__ = ["Engine", "build", "open_index", "MODES", "Mode", "MAX_QUERY_CHARS"]
 
@@ -58,6 +62,35 @@ class Engine:
 
     def __repr__(self) -> str:
         return f"Engine({str(self.index_dir)!r}, documents={len(self._documents)}, chunks={len(self.chunks)})"
+
+    def with_fusion(self, fusion: FusionConfig) -> "Engine":
+        """The same index with other fusion settings (for tuning; nothing is copied or rebuilt)."""
+        manifest = {**self.manifest, "config": {**self.manifest["config"], "fusion": asdict(fusion)}}
+        engine = Engine(self.index_dir, manifest, self.documents, self.chunks, self.bm25, self.dense, self.embedder)
+        engine._model_checked = self._model_checked
+        return engine
+
+    def ask(self, question: str, k: int = 5, mode: Mode = "hybrid", filters: Mapping[str, Any] | None = None,
+            config: "AnswerConfig | None" = None) -> "Answer":
+        """Answer ``question`` with the sentences of the top passages that best answer it.
+
+        Args:
+            question: the question.
+            k: how many passages to draw sentences from (they are the answer's ``hits``, numbered [n]).
+            mode: retrieval mode for the passages.
+            filters: as for :meth:`search`.
+            config: sentence scoring weights and the abstention threshold (defaults were tuned on the eval set).
+
+        Returns:
+            An :class:`~qa.answer.Answer`: up to three verbatim sentences with their spans and markers,
+            or ``found=False`` and "Not found in these articles." when the evidence is weak.
+
+        Raises:
+            InvalidQueryError, InvalidArgumentError: as for :meth:`search`.
+        """
+        from .answer import AnswerConfig, answer_question
+
+        return answer_question(self, question, k=k, mode=mode, filters=filters, config=config or AnswerConfig())
 
     @property
     def documents(self) -> list[Document]:

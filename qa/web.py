@@ -35,6 +35,7 @@ CSS = """
               background: var(--background-fill-secondary); border-radius: 4px; user-select: all;}
 .qa-why {font-size: 0.85em; color: var(--body-text-color-subdued); margin-top: 6px;}
 .qa-answer {border-left: 4px solid var(--color-accent); padding: 8px 14px; background: var(--background-fill-secondary);}
+.qa-answer sup.qa-marker {color: var(--color-accent); font-weight: 600;}
 .qa-message {padding: 10px 14px; border-radius: 6px; background: var(--background-fill-secondary);}
 .qa-article {max-height: 520px; overflow-y: auto; line-height: 1.55; padding-right: 8px;}
 .qa-article mark.qa-passage-mark {background: #fde68a; color: inherit;}
@@ -89,11 +90,15 @@ def render_hits(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
     return "".join(cards)
 
 
-def render_answer(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
-    top = hits[0]
-    return (f'<div class="qa-answer"><strong>Best passage</strong>'
-            f'<div class="qa-passage">{_highlight(engine, question, top.text)}</div>'
-            f'<span class="qa-meta">[1] {_e(top.citation)}</span></div>')
+def render_answer(answer) -> str:
+    if not answer.found:
+        closest = " The closest passages are below." if answer.hits else ""
+        return (f'<div class="qa-answer qa-not-found"><strong>Answer</strong>'
+                f'<div class="qa-passage">{_e(answer.text)}{closest}</div></div>')
+    sentences = " ".join(f'{_e(s.text)} <sup class="qa-marker">[{s.marker}]</sup>' for s in answer.sentences)
+    cited = sorted({s.marker for s in answer.sentences})
+    sources = "".join(f'<div class="qa-meta">[{h.rank}] {_e(h.citation)}</div>' for h in answer.hits if h.rank in cited)
+    return (f'<div class="qa-answer"><strong>Answer</strong><div class="qa-passage">{sentences}</div>{sources}</div>')
 
 
 def render_article(engine: qa.Engine, doc_id: str, char_start: int, char_end: int) -> str:
@@ -139,15 +144,17 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         if not (question or "").strip():
             return _message("Type a question above and press Enter."), "", no_article, [], ""
         try:
-            hits = engine.search(question, k=int(k), mode=mode, filters=filters_for(articles, publications))
+            answer = engine.ask(question, k=int(k), mode=mode, filters=filters_for(articles, publications))
+            hits = list(answer.hits)
         except qa.QAError as exc:
             return _message(str(exc)), "", no_article, [], ""
         if not hits:
-            return _message("No passage matches that question with these settings. Try other words, the "
-                            "hybrid or dense mode, or fewer filters."), "", no_article, [], ""
+            return (render_answer(answer), _message("No passage matches that question with these settings. Try "
+                                                    "other words, the hybrid or dense mode, or fewer filters."),
+                    no_article, [], "")
         choices = [(f"{h.rank}. {h.title} ({h.citation.rsplit(', ', 1)[-1]})", h.chunk_id) for h in hits]
         state = [[h.chunk_id, h.doc_id, h.char_start, h.char_end] for h in hits]
-        return (render_answer(engine, question, hits), render_hits(engine, question, hits),
+        return (render_answer(answer), render_hits(engine, question, hits),
                 gr.update(choices=choices, value=None), state, "")
 
     def open_article(chunk_id: str | None, state: list[list[Any]]):
@@ -155,6 +162,17 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
             if cid == chunk_id:
                 return render_article(engine, doc_id, int(start), int(end))
         return ""
+
+    def ask_api(question: str, k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
+        """The answer: found, text, sentences (verbatim, with doc_id, char_start, char_end, marker, score) and hits."""
+        from dataclasses import asdict
+
+        if missing:
+            raise gr.Error(missing)
+        try:
+            return asdict(engine.ask(question, k=int(k), mode=mode))  # type: ignore[arg-type]
+        except qa.QAError as exc:
+            raise gr.Error(str(exc)) from None
 
     def search_api(question: str, k: int = 5, mode: str = "hybrid") -> list[dict[str, Any]]:
         """Ranked passages for a question, each with the Hit fields (rank, score, doc_id, chunk_id, title,
@@ -203,6 +221,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         article_pick.change(open_article, [article_pick, state], article, api_visibility="private").then(
             None, js="() => { const m = document.getElementById('qa-passage'); if (m) m.scrollIntoView({block: 'center'}); }")
         gr.api(search_api, api_name="search")
+        gr.api(ask_api, api_name="ask")
     demo.queue(default_concurrency_limit=CONCURRENCY)
     demo.qa_engine = engine  # for the server's warm-up
     return demo

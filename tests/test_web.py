@@ -50,6 +50,16 @@ def test_api_search_returns_hit_fields(server):
 
 
 @pytest.mark.slow
+def test_api_ask_returns_cited_verbatim_sentences(server):
+    from gradio_client import Client
+
+    client = Client(server, verbose=False)
+    answer = client.predict("what did Kazakhstan want from the US?", 5, "hybrid", api_name="/ask")
+    assert answer["found"] and any("compensate" in s["text"] for s in answer["sentences"])
+    assert not client.predict("What is the capital of France?", 5, "hybrid", api_name="/ask")["found"]
+
+
+@pytest.mark.slow
 def test_api_reports_bad_input_and_a_missing_index(server, tmp_path):
     from gradio_client import Client
 
@@ -97,7 +107,8 @@ def test_question_by_enter_shows_weitz_with_citation(page, tmp_path):
     results = page.locator("#qa-results")
     results.get_by_text(WEITZ_CITATION, exact=False).first.wait_for(timeout=30_000)
     assert WEITZ_TITLE in results.inner_text()
-    assert page.locator("#qa-answer").inner_text().strip()
+    answer = page.locator("#qa-answer").inner_text()
+    assert "does not compensate Kazakhstan suitably" in answer and "[1] Richard Weitz" in answer
     assert results.locator("mark.qa-term").count() > 0  # the question's terms are highlighted
     assert "BM25 rank" in results.inner_text() and "dense rank" in results.inner_text()
     shot = REPO / "docs" / "screenshot.png" if os.environ.get("QA_UPDATE_SCREENSHOT") else tmp_path / "page.png"
@@ -144,6 +155,15 @@ def test_open_full_article_with_passage_highlighted(page):
 def test_empty_question_gets_a_plain_message(page):
     ask(page, "   ")
     page.locator("#qa-answer").get_by_text("Type a question").wait_for(timeout=10_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])
+def test_out_of_scope_question_says_not_found(page, mode):
+    page.locator("#qa-mode").get_by_text(mode, exact=True).click()
+    ask(page, "What is the capital of France?")
+    page.locator("#qa-answer").get_by_text("Not found in these articles").wait_for(timeout=30_000)
 
 
 @pytest.mark.browser

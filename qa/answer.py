@@ -1,0 +1,175 @@
+"""Answers: the sentences of the top passages that best answer a question, cited, or an honest "not found".
+
+No generative model: each candidate sentence is scored by its dense similarity to the
+question, its IDF-weighted term overlap with it, and the rank of its passage. The
+weights and the abstention threshold were chosen on the eval set's train split
+(``qa tune --answers``; the evidence is in the README).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
+
+import numpy as np
+
+from .chunk import split_sentences
+from .records import Hit
+
+if TYPE_CHECKING:
+    from .engine import Engine
+
+__all__ = ["AnswerConfig", "AnswerSentence", "Answer", "Candidate", "candidate_sentences", "select_sentences",
+           "answer_question", "NOT_FOUND"]
+
+NOT_FOUND = "Not found in these articles."
+
+
+@dataclass(frozen=True)
+class AnswerConfig:
+    """Sentence scoring; the defaults are what ``qa tune --answers`` chose on the eval set's train split."""
+
+    dense_weight: float = 0.8
+    lexical_weight: float = 0.2
+    rank_weight: float = 0.0
+    # Similarity of the sentence with its neighbours in the passage: a short sentence
+    # ("Fundamentally, it feels taken for granted.") means little alone.
+    context_weight: float = 0.0
+    # Below this best-sentence evidence (dense similarity and term overlap combined) we abstain.
+    min_evidence: float = 0.3
+    max_sentences: int = 3
+    # Further sentences must score at least this share of the best one.
+    relative_cutoff: float = 0.8
+    # A chosen sentence shorter than this (in words) is quoted with the sentence before it
+    # in its passage: alone, "Fundamentally, it feels taken for granted." answers nothing.
+    short_sentence_words: int = 10
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """A sentence quoted verbatim from an article: ``document.text[char_start:char_end] == text``."""
+
+    text: str
+    doc_id: str
+    chunk_id: str
+    char_start: int
+    char_end: int
+    marker: int  # the [n] of the hit it comes from
+    score: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    found: bool
+    text: str
+    sentences: tuple[AnswerSentence, ...]
+    hits: tuple[Hit, ...]
+
+
+@dataclass(frozen=True)
+class Candidate:
+    hit: Hit
+    char_start: int
+    char_end: int
+    text: str
+    dense: float  # cosine of sentence and question
+    lexical: float  # share of the question's IDF mass found in the sentence, 0..1
+    context: float = 0.0  # cosine of the sentence with its neighbours, and the question
+    previous: "Candidate | None" = None  # the sentence before it in the same passage
+
+    def score(self, config: AnswerConfig) -> float:
+        return (config.dense_weight * self.dense + config.lexical_weight * self.lexical
+                + config.context_weight * self.context + config.rank_weight / self.hit.rank)
+
+    def evidence(self, config: AnswerConfig) -> float:
+        # Rank is relative (every question has a rank-1 passage), so it says nothing about
+        # whether the articles answer at all: only the absolute signals count as evidence.
+        total = config.dense_weight + config.lexical_weight + config.context_weight
+        absolute = (config.dense_weight * self.dense + config.lexical_weight * self.lexical
+                    + config.context_weight * self.context)
+        return absolute / total if total else 0.0
+
+
+def _idf(engine: "Engine") -> np.ndarray:
+    weights = engine.bm25.weights
+    df = np.diff(weights.indptr).astype(np.float64)  # passages holding each term (rows are terms)
+    n = weights.shape[1]
+    return np.log(1 + (n - df + 0.5) / (df + 0.5))  # always positive, unlike BM25Okapi's raw idf
+
+
+def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) -> list[Candidate]:
+    """Every sentence of the hits, with its dense and lexical similarity to the question."""
+    spans, windows = [], []
+    for hit in hits:
+        sentences = split_sentences(hit.text)
+        for i, s in enumerate(sentences):
+            spans.append((hit, hit.char_start + s.start, hit.char_start + s.end))
+            first, last = sentences[max(0, i - 1)], sentences[min(len(sentences) - 1, i + 1)]
+            windows.append(hit.text[first.start:last.end])
+    if not spans:
+        return []
+    texts = [engine.document(hit.doc_id).text[start:end] for hit, start, end in spans]
+    vectors = engine.embedder.encode_documents(texts + windows)
+    query = engine.embedder.encode_queries([question])[0]
+    dense, context = vectors[: len(texts)] @ query, vectors[len(texts):] @ query
+
+    tokenizer, vocabulary = engine.bm25.tokenizer, engine.bm25.vocabulary
+    idf = _idf(engine)
+    terms = {t: float(idf[vocabulary[t]]) if t in vocabulary else math.log(1 + engine.bm25.size) for t in set(tokenizer(question))}
+    mass = sum(terms.values())
+    candidates = []
+    for (hit, start, end), text, similarity, around in zip(spans, texts, dense, context):
+        present = set(tokenizer(text))
+        lexical = sum(w for t, w in terms.items() if t in present) / mass if mass else 0.0
+        previous = candidates[-1] if candidates and candidates[-1].hit is hit else None
+        candidates.append(Candidate(hit, start, end, text, float(similarity), lexical, float(around), previous))
+    return candidates
+
+
+def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> tuple[bool, list[Candidate]]:
+    """Whether the evidence suffices, and the chosen sentences in reading order of their score."""
+    if not candidates:
+        return False, []
+    ranked = sorted(candidates, key=lambda c: (-c.score(config), c.hit.rank, c.char_start))
+    best = ranked[0]
+    if best.evidence(config) < config.min_evidence:
+        return False, []
+    chosen: list[Candidate] = []
+
+    def quoted(cand: Candidate) -> bool:  # overlapping chunks repeat sentences: quote each span once
+        return any(c.hit.doc_id == cand.hit.doc_id and c.char_start < cand.char_end and cand.char_start < c.char_end
+                   for c in chosen)
+
+    for cand in ranked:
+        if len(chosen) >= config.max_sentences or cand.score(config) < config.relative_cutoff * best.score(config):
+            break
+        if quoted(cand):
+            continue
+        unit = [cand]
+        if len(cand.text.split()) < config.short_sentence_words and cand.previous is not None and not quoted(cand.previous):
+            unit.insert(0, cand.previous)
+        if len(chosen) + len(unit) > config.max_sentences:
+            unit = unit[-1:]
+        chosen.extend(unit)
+    return True, chosen
+
+
+def answer_question(engine: "Engine", question: str, k: int = 5, mode: str = "hybrid",
+                    filters: Mapping[str, Any] | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
+    hits = engine.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
+    found, chosen = select_sentences(candidate_sentences(engine, question, hits), config)
+    if not found:
+        return Answer(question=question.strip(), found=False, text=NOT_FOUND, sentences=(), hits=tuple(hits))
+    sentences = []
+    for cand in chosen:
+        source = engine.document(cand.hit.doc_id).text
+        # Quotes are verbatim or they are not shown: a mismatch here is a bug, never paraphrase.
+        if source[cand.char_start:cand.char_end] != cand.text:
+            raise AssertionError(f"answer sentence is not verbatim at {cand.hit.doc_id}[{cand.char_start}:{cand.char_end}]")
+        sentences.append(AnswerSentence(text=cand.text, doc_id=cand.hit.doc_id, chunk_id=cand.hit.chunk_id,
+                                        char_start=cand.char_start, char_end=cand.char_end, marker=cand.hit.rank,
+                                        score=round(cand.score(config), 6)))
+    text = " ".join(f"{s.text} [{s.marker}]" for s in sentences)
+    return Answer(question=question.strip(), found=True, text=text, sentences=tuple(sentences), hits=tuple(hits))

@@ -1,0 +1,129 @@
+"""Tuning on training data only: fusion settings (eval-set train split, SciFact train) and answer scoring."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import asdict, replace
+from typing import Any, Mapping, Sequence
+
+from .answer import AnswerConfig, Candidate, candidate_sentences, select_sentences
+from .config import FusionConfig
+from .engine import Engine
+from .evaluate import EvalQuestion, documents_by_best_passage, passage_qrels, quote_span, run_engine, score_run
+
+__all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
+
+
+def fusion_grid() -> list[FusionConfig]:
+    grid = [FusionConfig(method="rrf", rrf_k=k, depth=d) for k in (5, 10, 20, 40, 60, 100) for d in (20, 50, 100)]
+    grid += [FusionConfig(method="weighted", dense_weight=w, depth=d)
+             for w in (0.3, 0.4, 0.5, 0.6, 0.7) for d in (20, 50, 100)]
+    return grid
+
+
+def tune_fusion(engine: Engine, queries: Mapping[str, str], qrels: Mapping[str, Mapping[str, int]],
+                metric: str = "ndcg@10", documents: bool = False, grid: Sequence[FusionConfig] | None = None,
+                ) -> list[dict[str, Any]]:
+    """Score every fusion setting on the given (training) queries, best first.
+
+    The dense and BM25 candidate lists do not depend on the fusion settings, so
+    each query is searched once per retriever at the largest depth and fused in memory.
+    """
+    grid = list(grid or fusion_grid())
+    deepest = max(f.depth for f in grid)
+    dense = run_engine(engine, queries, "dense", deepest)
+    bm25 = run_engine(engine, queries, "bm25", deepest)
+    from .fuse import reciprocal_rank_fusion, weighted_fusion
+
+    # Scores for the weighted method, from a search that keeps them.
+    scored = {mode: {qid: [(h.chunk_id, h.score) for h in engine.search(q, k=deepest, mode=mode)]
+                     for qid, q in queries.items()} for mode in ("dense", "bm25")} if any(
+        f.method == "weighted" for f in grid) else {}
+    rows = []
+    for fusion in grid:
+        run = {}
+        for qid in queries:
+            if fusion.method == "rrf":
+                fused = reciprocal_rank_fusion([bm25[qid][:fusion.depth], dense[qid][:fusion.depth]], k=fusion.rrf_k)
+            else:
+                fused = weighted_fusion([dict(scored["bm25"][qid][:fusion.depth]), dict(scored["dense"][qid][:fusion.depth])],
+                                        [1 - fusion.dense_weight, fusion.dense_weight])
+            ranked = [chunk for chunk, _ in fused]
+            run[qid] = documents_by_best_passage(engine, ranked) if documents else ranked
+        means, _ = score_run(qrels, run, {metric: {"ndcg@10": "nDCG@10", "mrr@10": "RR@10", "recall@100": "R@100"}[metric]})
+        rows.append({"fusion": asdict(fusion), metric: means[metric]})
+    return sorted(rows, key=lambda r: -r[metric])
+
+
+def _correct(engine: Engine, question: EvalQuestion, chosen: Sequence[Candidate]) -> bool:
+    """The answer is right when one gold quote lies wholly within the chosen sentences' spans."""
+    for rel in question.relevant:
+        start, end = quote_span(engine, rel)
+        spans = sorted((c.char_start, c.char_end) for c in chosen if c.hit.doc_id == rel.doc_id)
+        covered = 0
+        for s, e in spans:
+            covered += max(0, min(e, end) - max(s, start))
+        if covered >= (end - start):
+            return True
+    return False
+
+
+def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: AnswerConfig,
+                   candidates: Mapping[str, list[Candidate]] | None = None, k: int = 5) -> dict[str, float]:
+    """Answer accuracy (a gold quote within the answer sentences) over in-scope questions, how often
+    they were answered at all, and the abstention rate on out-of-scope questions."""
+    candidates = candidates or {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k))
+                                for q in questions}
+    correct = answered = abstained = in_scope = out_scope = 0
+    for q in questions:
+        found, chosen = select_sentences(candidates[q.id], config)
+        if q.in_scope:
+            in_scope += 1
+            answered += found
+            correct += found and _correct(engine, q, chosen)
+        else:
+            out_scope += 1
+            abstained += not found
+    return {"answer_accuracy": correct / in_scope if in_scope else 0.0,
+            "answered": answered / in_scope if in_scope else 0.0,
+            "abstention": abstained / out_scope if out_scope else 0.0,
+            "in_scope": in_scope, "out_of_scope": out_scope}
+
+
+def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) -> list[dict[str, Any]]:
+    """Grid over sentence-scoring weights and the abstention threshold on (training) questions.
+
+    Objective: the share of all questions handled right (an in-scope question answered with a
+    gold quote, an out-of-scope one abstained on), each question counting once. Weighting the
+    two rates equally instead let five out-of-scope training questions outvote 28 in-scope ones.
+    """
+    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
+    rows = []
+    weights = [w for w in itertools.product((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), repeat=4) if 0.99 < sum(w) < 1.01
+               and (w[0] + w[1] + w[3]) > 0]
+    for (dense, lexical, rank, context), threshold, cutoff in itertools.product(
+            weights, (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (0.8, 0.9)):
+        config = replace(AnswerConfig(), dense_weight=dense, lexical_weight=lexical, rank_weight=rank,
+                         context_weight=context, min_evidence=threshold, relative_cutoff=cutoff)
+        metrics = answer_metrics(engine, questions, config, candidates)
+        handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
+        objective = handled / (metrics["in_scope"] + metrics["out_of_scope"])
+        rows.append({"config": asdict(config), "objective": objective, **metrics})
+    return sorted(rows, key=lambda r: (-r["objective"], -r["answer_accuracy"], r["config"]["min_evidence"]))
+
+
+def choose_answer_config(rows: Sequence[dict[str, Any]]) -> AnswerConfig:
+    """Among the best-scoring settings, the one whose weights stay best over the widest range of
+    thresholds, at the middle of that range: the largest margin either side, not an edge that a
+    small training set happened to allow."""
+    best = rows[0]["objective"]
+    plateaus: dict[tuple, list[float]] = {}
+    for row in rows:
+        if row["objective"] >= best - 1e-12:
+            c = row["config"]
+            key = (c["dense_weight"], c["lexical_weight"], c["rank_weight"], c["context_weight"], c["relative_cutoff"])
+            plateaus.setdefault(key, []).append(c["min_evidence"])
+    key, thresholds = max(plateaus.items(), key=lambda kv: (len(kv[1]), kv[0]))
+    thresholds.sort()
+    return replace(AnswerConfig(), dense_weight=key[0], lexical_weight=key[1], rank_weight=key[2],
+                   context_weight=key[3], relative_cutoff=key[4], min_evidence=thresholds[len(thresholds) // 2])
