@@ -83,22 +83,32 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
     words = [len(doc.text[s.start : s.end].split()) for s in sentences]
     paragraph_starts = {m.end() for m in _PARAGRAPH_BREAK.finditer(doc.text)}
     min_fill = config.paragraph_break_fill * config.max_words
+    page_starts = doc.metadata.get("page_starts")
     chunks: list[Chunk] = []
     first = 0
     while first < len(sentences):
-        last, total = first, words[first]
+        last, total, page_break = first, words[first], False
         while last + 1 < len(sentences) and total + words[last + 1] <= config.max_words:
             if sentences[last + 1].start in paragraph_starts and total >= min_fill:
+                break
+            if page_starts and _page_of(page_starts, sentences[last + 1].start) != _page_of(page_starts, sentences[first].start):
+                page_break = True  # a passage stays on one page, so its citation names one page
                 break
             last += 1
             total += words[last]
         start, end = sentences[first].start, sentences[last].end
+        page = _page_of(page_starts, start) if page_starts else None
         chunks.append(Chunk(chunk_id=f"{doc.doc_id}#{len(chunks)}", doc_id=doc.doc_id, text=doc.text[start:end],
-                            char_start=start, char_end=end, position=len(chunks)))
+                            char_start=start, char_end=end, position=len(chunks), page=page))
         if last + 1 >= len(sentences):
             break
-        first = max(first + 1, last + 1 - config.overlap_sentences)
+        # No overlap across a page break: the next page starts afresh.
+        first = last + 1 if page_break else max(first + 1, last + 1 - config.overlap_sentences)
     return chunks
+
+
+def _page_of(page_starts: list[int], offset: int) -> int:
+    return sum(1 for start in page_starts if start <= offset) or 1
 
 
 def chunk_documents(documents: Iterable[Document], config: ChunkConfig = ChunkConfig()) -> list[Chunk]:

@@ -60,10 +60,14 @@ def format_citation(doc: Document, char_start: int, char_end: int) -> str:
         if meta.get("issue"):
             venue += f", no. {meta['issue']}"
         parts.append(venue)
-    elif doc.title:
-        pass
     if meta.get("date"):
         parts.append(format_date(str(meta["date"])))
+    page_starts = meta.get("page_starts")
+    if page_starts:  # paged sources are cited by page; paragraph counts across PDF pages mean little
+        first = sum(1 for s in page_starts if s <= char_start) or 1
+        last = sum(1 for s in page_starts if s < char_end) or 1
+        parts.append(f"p. {first}" if first == last else f"pp. {first}–{last}")
+        return ", ".join(parts)
     first, last = paragraph_range(doc.text, char_start, char_end)
     parts.append(f"¶ {first}" if first == last else f"¶¶ {first}–{last}")
     return ", ".join(parts)

@@ -44,6 +44,25 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def filter_options(command):
+    """--publication/--author/--doc-id (repeatable) and --since/--until, applied before the top-k cut."""
+    for option in reversed([
+        click.option("--publication", "publications", multiple=True, help="Only this publication (repeatable)."),
+        click.option("--author", "authors", multiple=True, help="Only articles by this author (repeatable)."),
+        click.option("--doc-id", "doc_ids", multiple=True, help="Only this document (repeatable)."),
+        click.option("--since", default=None, help="Only articles dated on or after (YYYY[-MM[-DD]])."),
+        click.option("--until", default=None, help="Only articles dated on or before (YYYY[-MM[-DD]])."),
+    ]):
+        command = option(command)
+    return command
+
+
+def _filters(publications, authors, doc_ids, since, until) -> dict | None:
+    filters = {"publication": list(publications), "author": list(authors), "doc_id": list(doc_ids),
+               "since": since, "until": until}
+    return {k: v for k, v in filters.items() if v} or None
+
+
 def _fail(message: str, code: int) -> None:
     click.echo(f"qa: error: {message}", err=True)
     sys.exit(code)
@@ -67,7 +86,6 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
                   quiet: bool) -> None:
     """Build or refresh the index from CORPUS (a folder of articles or a .jsonl file)."""
     from .config import IndexConfig
-    from .engine import build
 
     config = IndexConfig()
     if model:
@@ -76,11 +94,59 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
         config = replace(config, chunk=replace(config.chunk, max_words=max_words))
     if overlap is not None:
         config = replace(config, chunk=replace(config.chunk, overlap_sentences=overlap))
+    _build_and_report(corpus, index_dir, config, quiet)
+
+
+def _build_and_report(corpus: Path, index_dir: Path, config, quiet: bool) -> None:
+    from .engine import build
+
     started = time.perf_counter()
     engine = build(corpus, index_dir, config=config, progress=not quiet)
     built = engine.manifest.get("build", {})
+    skipped = engine.manifest["corpus"].get("skipped") or []
     click.echo(f"{index_dir}: {len(engine.documents)} documents, {len(engine.chunks)} passages, "
-               f"{built.get('passages_embedded', 0)} newly embedded, {time.perf_counter() - started:.1f}s", err=True)
+               f"{built.get('passages_embedded', 0)} newly embedded, {time.perf_counter() - started:.1f}s"
+               + (f", {len(skipped)} file(s) skipped" if skipped else ""), err=True)
+
+
+@cli.command("add")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--corpus", "corpus_dir", default="corpus", show_default=True, type=click.Path(path_type=Path),
+              help="The corpus folder the articles are copied into.")
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quiet: bool) -> None:
+    """Copy articles (.md .txt .html .pdf .docx) into the corpus and update the index.
+
+    Only the new passages are embedded. A file that cannot be read is not copied.
+    """
+    import shutil
+
+    from .config import IndexConfig
+    from .engine import open_index
+    from .errors import CorpusError
+    from .load import SUPPORTED_SUFFIXES, load_file
+
+    if not corpus_dir.is_dir():
+        raise CorpusError(f"corpus folder not found: {corpus_dir} (give it with --corpus)")
+    for path in paths:
+        if not path.is_file():
+            raise CorpusError(f"cannot add {path}: no such file")
+        if path.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(f"cannot add {path}: unsupported file type (supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        target = corpus_dir / path.name
+        if target.exists() and target.read_bytes() != path.read_bytes():
+            raise CorpusError(f"cannot add {path}: {target} already exists with other content; rename one of them")
+        if load_file(path) is None:  # read it now: a file we cannot read must not land in the corpus
+            raise CorpusError(f"cannot add {path}: no text in it")
+    for path in paths:
+        shutil.copy2(path, corpus_dir / path.name)
+        click.echo(f"added {path} -> {corpus_dir / path.name}", err=True)
+    try:
+        config = open_index(index_dir).config  # keep the settings the index was built with
+    except QAError:
+        config = IndexConfig()
+    _build_and_report(corpus_dir, index_dir, config, quiet)
 
 
 @cli.command("search")
@@ -89,12 +155,13 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array.")
-def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool) -> None:
+@filter_options
+def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Rank the passages that answer QUESTION."""
     from .engine import check_k, clean_query, open_index
 
     check_k(k), clean_query(question)  # the question's own mistakes first, before any index is read
-    hits = open_index(index_dir).search(question, k=k, mode=mode)  # type: ignore[arg-type]
+    hits = open_index(index_dir).search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return
@@ -118,12 +185,13 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
 @click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
 @click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the answer (sentences, spans, hits) as JSON.")
-def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool) -> None:
+@filter_options
+def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Answer QUESTION with cited sentences from the articles (or say it is not found)."""
     from .engine import check_k, clean_query, open_index
 
     check_k(k), clean_query(question)
-    answer = open_index(index_dir).ask(question, k=k, mode=mode)  # type: ignore[arg-type]
+    answer = open_index(index_dir).ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return
@@ -167,7 +235,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     sections.append("## Fusion, tuned on the eval set's train split (nDCG@10)\n\n" + markdown_table(
         [{"settings": f"{r['fusion']['method']} k={r['fusion']['rrf_k']} w={r['fusion']['dense_weight']} depth={r['fusion']['depth']}",
           "train ndcg@10": r["ndcg@10"]} for r in rows[:10]], ["settings", "train ndcg@10"])
-        + "\n\nOn the test split: " + markdown_table(
+        + "\n\nOn the test split:\n\n" + markdown_table(
         [{"settings": f"shipped ({current.method}, k={current.rrf_k}, depth={current.depth})", **test_current},
          {"settings": "best on train", **test_best}], ["settings", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]))
     if beir_dir is not None:

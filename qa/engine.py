@@ -272,7 +272,7 @@ def _model_manifest(embedder: Embedder, dimension: int) -> dict:
 
 def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfig | None = None,
           embedder: Embedder | None = None, cache_dir: str | Path | None = None,
-          progress: bool = False) -> Engine:
+          progress: bool = False, strict: bool = False) -> Engine:
     """Build (or refresh) the index at ``index`` from ``corpus`` and return it opened.
 
     Passages already embedded (by this or an earlier build, with the same model)
@@ -287,16 +287,18 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         embedder: the embedding model (default: the one ``config`` names).
         cache_dir: where embeddings are cached (default ``$QA_CACHE_DIR`` or ``~/.cache/qa``).
         progress: show a progress bar while embedding.
+        strict: stop at the first unreadable file instead of skipping it with a warning.
 
     Raises:
-        CorpusError: the corpus is missing, empty or unreadable.
+        CorpusError: the corpus is missing or holds no readable document (or, when strict, a file is unreadable).
         ModelError: the model cannot be loaded offline.
     """
     config = config or IndexConfig()
     index_dir = Path(index)
     embedder = embedder or SentenceTransformerEmbedder(config.dense.model, batch_size=config.dense.batch_size)
     started = time.perf_counter()
-    documents = load_corpus(corpus)
+    skipped: list[str] = []
+    documents = load_corpus(corpus, strict=strict, skipped=skipped)
     content_hash = corpus_hash(documents)
     if _up_to_date(index_dir, content_hash, config, embedder):
         logger.info("index at %s is up to date", index_dir)
@@ -316,7 +318,8 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
     manifest = new_manifest(
         model=_model_manifest(embedder, int(vectors.shape[1])),
         config=config.to_dict(),
-        corpus={"path": str(corpus), "hash": content_hash, "documents": len(documents), "chunks": len(chunks)},
+        corpus={"path": str(corpus), "hash": content_hash, "documents": len(documents), "chunks": len(chunks),
+                "skipped": skipped},
         dense={"index_type": index_type},
         build={"seconds": round(time.perf_counter() - started, 3), "passages_embedded": embedded},
         files=["manifest.json", "documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_vocab.json", "dense.faiss"],
@@ -327,7 +330,7 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
             for d in documents])
         write_jsonl(staging / "chunks.jsonl", [
             {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "char_start": c.char_start, "char_end": c.char_end,
-             "position": c.position} for c in chunks])
+             "position": c.position, **({"page": c.page} if c.page is not None else {})} for c in chunks])
         bm25.save(staging)
         dense.save(staging)
         write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
@@ -377,7 +380,8 @@ def open_index(index: str | Path = "index", *, embedder: Embedder | None = None,
         if text is None or not 0 <= r["char_start"] < r["char_end"] <= len(text):
             raise IndexCorruptError(f"{index_dir / 'chunks.jsonl'} does not match its documents; rebuild with `qa index`")
         chunks.append(Chunk(chunk_id=r["chunk_id"], doc_id=r["doc_id"], text=text[r["char_start"]:r["char_end"]],
-                            char_start=r["char_start"], char_end=r["char_end"], position=r["position"]))
+                            char_start=r["char_start"], char_end=r["char_end"], position=r["position"],
+                            page=r.get("page")))
     bm25 = BM25Index.load(index_dir, config.bm25)
     dense = DenseIndex.load(index_dir, (manifest.get("dense") or {}).get("index_type", "flat"))
     if not (bm25.size == dense.size == len(chunks)):

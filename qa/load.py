@@ -12,34 +12,43 @@ from typing import Any, Iterable
 from .errors import CorpusError
 from .records import Document
 
-__all__ = ["load_corpus", "load_folder", "load_jsonl", "corpus_hash", "ARTICLE_SUFFIXES"]
+__all__ = ["load_corpus", "load_folder", "load_jsonl", "load_file", "corpus_hash", "ARTICLE_SUFFIXES",
+           "SUPPORTED_SUFFIXES"]
 
 logger = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".md", ".markdown", ".txt")
+# Read with the extractors in qa/formats.py: saved web pages, PDF reports, Word documents.
+SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + (".html", ".htm", ".pdf", ".docx")
 # A first line longer than this is prose, not a title.
 _MAX_TITLE_CHARS = 200
 
 
-def load_corpus(path: str | Path) -> list[Document]:
+def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | None = None) -> list[Document]:
     """Load every document under ``path``.
 
     Args:
-        path: a folder of ``.txt``/``.md`` files (searched recursively) or a
-            ``.jsonl`` file with one ``{"_id", "title", "text", ...}`` object per line.
+        path: a folder of articles (``.md``, ``.txt``, ``.html``, ``.pdf``, ``.docx``; searched
+            recursively) or a ``.jsonl`` file with one ``{"_id", "title", "text", ...}`` object per line.
+        strict: raise on the first file that cannot be read, instead of skipping it with a warning.
+        skipped: if given, receives one line per skipped file ("path: reason").
 
     Returns:
         The documents, sorted by ``doc_id``.
 
     Raises:
-        CorpusError: the path is missing, holds no documents, or a file cannot be read.
+        CorpusError: the path is missing or holds no readable document (or, when strict, a file cannot be read).
     """
     path = Path(path)
     if not path.exists():
-        raise CorpusError(f"corpus not found: {path} (give a folder of .md/.txt articles or a .jsonl file)")
-    documents = load_jsonl(path) if path.is_file() else load_folder(path)
+        raise CorpusError(f"corpus not found: {path} (give a folder of articles or a .jsonl file)")
+    skipped = skipped if skipped is not None else []
+    documents = load_jsonl(path) if path.is_file() and path.suffix.lower() == ".jsonl" else (
+        _load_single(path, strict, skipped) if path.is_file() else load_folder(path, strict, skipped))
     if not documents:
-        raise CorpusError(f"corpus {path} holds no documents with text (looked for {', '.join(ARTICLE_SUFFIXES)} files)")
+        why = f"; skipped {len(skipped)}: {skipped[0]}{' …' if len(skipped) > 1 else ''}" if skipped else ""
+        raise CorpusError(f"corpus {path} holds no readable document with text "
+                          f"(looked for {', '.join(SUPPORTED_SUFFIXES)} files){why}")
     ids = [d.doc_id for d in documents]
     if len(set(ids)) != len(ids):
         dup = sorted({i for i in ids if ids.count(i) > 1})[0]
@@ -47,17 +56,68 @@ def load_corpus(path: str | Path) -> list[Document]:
     return sorted(documents, key=lambda d: d.doc_id)
 
 
-def load_folder(folder: Path) -> list[Document]:
+def load_folder(folder: Path, strict: bool = False, skipped: list[str] | None = None) -> list[Document]:
     documents = []
-    for file in sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in ARTICLE_SUFFIXES):
+    skipped = skipped if skipped is not None else []
+    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
         if any(part.startswith(".") for part in file.relative_to(folder).parts):
             continue  # hidden files and folders (.git, editor swap files)
-        doc = _load_article(file, doc_id=file.relative_to(folder).with_suffix("").as_posix())
-        if doc is None:
-            logger.warning("skipped %s: no text", file)
-        else:
+        doc = _load_or_skip(file, file.relative_to(folder).with_suffix("").as_posix(), strict, skipped)
+        if doc is not None:
             documents.append(doc)
     return documents
+
+
+def _load_single(file: Path, strict: bool, skipped: list[str]) -> list[Document]:
+    doc = _load_or_skip(file, file.stem, strict, skipped)
+    return [doc] if doc is not None else []
+
+
+def _load_or_skip(file: Path, doc_id: str, strict: bool, skipped: list[str]) -> Document | None:
+    """One file as a document; an unreadable or unsupported one is skipped with a one-line warning."""
+    try:
+        if file.suffix.lower() not in SUPPORTED_SUFFIXES:
+            raise CorpusError(f"cannot read {file}: unsupported file type {file.suffix or '(none)'!r} "
+                              f"(supported: {', '.join(SUPPORTED_SUFFIXES)})")
+        doc = load_file(file, doc_id)
+        if doc is None:
+            raise CorpusError(f"cannot read {file}: no text in it")
+        return doc
+    except CorpusError as exc:
+        if strict:
+            raise
+        reason = str(exc).removeprefix("cannot read ")
+        skipped.append(reason)
+        logger.warning("skipped %s", reason)
+        return None
+
+
+def load_file(file: Path, doc_id: str | None = None) -> Document | None:
+    """Read one article of any supported type; None when it holds no text.
+
+    Raises:
+        CorpusError: the file cannot be read.
+    """
+    doc_id = doc_id or file.stem
+    suffix = file.suffix.lower()
+    if suffix in ARTICLE_SUFFIXES:
+        return _load_article(file, doc_id)
+    from . import formats
+
+    reader = {".html": formats.read_html, ".htm": formats.read_html, ".pdf": formats.read_pdf,
+              ".docx": formats.read_docx}[suffix]
+    try:
+        title, text, metadata = reader(file)
+    except CorpusError:
+        raise
+    except Exception as exc:  # each parser has its own errors; a damaged file must never stop a build
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CorpusError(f"cannot read {file}: {first}") from None
+    if not text.strip():
+        return None
+    metadata = {k: _plain(v) for k, v in metadata.items() if v not in (None, "", [])}
+    return Document(doc_id=doc_id, title=title or _fallback_title(text, metadata, file, has_front_matter=False),
+                    text=text, metadata=metadata, source=str(file))
 
 
 def _load_article(file: Path, doc_id: str) -> Document | None:

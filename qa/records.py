@@ -49,6 +49,7 @@ class Chunk:
     char_start: int
     char_end: int
     position: int  # 0-based order of the chunk within its document
+    page: int | None = None  # 1-based page where the chunk starts, for paged sources (PDF)
 
 
 @dataclass(frozen=True)

@@ -128,23 +128,24 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
     documents = engine.documents if engine else []
     article_choices = [(d.title, d.doc_id) for d in sorted(documents, key=lambda d: d.title.casefold())]
     publication_choices = sorted({d.publication for d in documents if d.publication})
+    author_choices = sorted({a for d in documents for a in d.authors})
 
-    def filters_for(articles: list[str] | None, publications: list[str] | None) -> dict[str, Any]:
-        filters: dict[str, Any] = {}
-        if articles:
-            filters["doc_id"] = list(articles)
-        if publications:
-            filters["publication"] = list(publications)
-        return filters
+    def filters_for(articles, publications, authors, since, until) -> dict[str, Any]:
+        filters: dict[str, Any] = {"doc_id": list(articles or []), "publication": list(publications or []),
+                                   "author": list(authors or []), "since": (since or "").strip(),
+                                   "until": (until or "").strip()}
+        return {key: value for key, value in filters.items() if value}
 
-    def run_search(question: str, k: float, mode: str, articles: list[str] | None, publications: list[str] | None):
+    def run_search(question: str, k: float, mode: str, articles: list[str] | None, publications: list[str] | None,
+                   authors: list[str] | None, since: str, until: str):
         no_article = gr.update(choices=[], value=None)
         if missing:
             return _message(missing), "", no_article, [], ""
         if not (question or "").strip():
             return _message("Type a question above and press Enter."), "", no_article, [], ""
         try:
-            answer = engine.ask(question, k=int(k), mode=mode, filters=filters_for(articles, publications))
+            answer = engine.ask(question, k=int(k), mode=mode,
+                                filters=filters_for(articles, publications, authors, since, until))
             hits = list(answer.hits)
         except qa.QAError as exc:
             return _message(str(exc)), "", no_article, [], ""
@@ -203,6 +204,10 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
                                        elem_id="qa-articles")
                 publications = gr.Dropdown(publication_choices, multiselect=True, label="Only these publications",
                                            elem_id="qa-publications")
+            with gr.Row():
+                authors = gr.Dropdown(author_choices, multiselect=True, label="Only these authors", elem_id="qa-authors")
+                since = gr.Textbox(label="Dated from (YYYY[-MM[-DD]])", elem_id="qa-since", max_lines=1)
+                until = gr.Textbox(label="Dated until (YYYY[-MM[-DD]])", elem_id="qa-until", max_lines=1)
         answer = gr.HTML(elem_id="qa-answer")
         results = gr.HTML(elem_id="qa-results")
         state = gr.State([])
@@ -212,7 +217,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         examples = gr.Examples(EXAMPLE_QUESTIONS, inputs=[question], label="Example questions",
                                elem_id="qa-examples")
 
-        inputs = [question, k, mode, articles, publications]
+        inputs = [question, k, mode, articles, publications, authors, since, until]
         outputs = [answer, results, article_pick, state, article]
         for trigger in (question.submit, ask.click, mode.change):
             trigger(run_search, inputs, outputs, api_visibility="private")

@@ -68,3 +68,12 @@ def test_chunk_ids_are_deterministic():
 def test_bad_settings_are_rejected():
     with pytest.raises(InvalidArgumentError):
         chunk_document(Document("d", "", "Text."), ChunkConfig(max_words=0))
+
+
+def test_chunks_never_cross_a_page_and_carry_its_number():
+    text = "Page one a. Page one b.\n\nPage two a. Page two b. Page two c.\n\nPage three a."
+    starts = [0, text.index("Page two a"), text.index("Page three")]
+    doc = Document("pdf", "", text, {"page_starts": starts})
+    chunks = chunk_document(doc, ChunkConfig(max_words=50, overlap_sentences=1))
+    assert [(c.page, c.text) for c in chunks] == [(1, "Page one a. Page one b."),
+                                                  (2, "Page two a. Page two b. Page two c."), (3, "Page three a.")]

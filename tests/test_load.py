@@ -44,18 +44,29 @@ def test_jsonl_extra_fields_become_metadata(tmp_path):
     (b"text with a \x00 null byte", "binary"),
     (b"---\ntitle: [unclosed\n---\nbody\n", "front matter"),
 ])
-def test_unreadable_file_raises_corpus_error_naming_it(tmp_path, content, message):
+def test_unreadable_file_is_skipped_with_a_warning_naming_it(tmp_path, content, message, caplog):
     (tmp_path / "bad.md").write_bytes(content)
+    (tmp_path / "good.md").write_text("Readable text.\n", encoding="utf-8")
+    skipped = []
+    assert [d.doc_id for d in load_corpus(tmp_path, skipped=skipped)] == ["good"]
+    assert len(skipped) == 1 and "bad.md" in skipped[0] and message in skipped[0]
+    assert any("bad.md" in r.getMessage() for r in caplog.records)
     with pytest.raises(CorpusError, match=message) as info:
-        load_corpus(tmp_path)
+        load_corpus(tmp_path, strict=True)
     assert "bad.md" in str(info.value)
 
 
+def test_unsupported_files_are_skipped_and_a_corpus_of_only_those_is_an_error(tmp_path):
+    (tmp_path / "picture.png").write_bytes(b"\x89PNG\r\n")
+    with pytest.raises(CorpusError, match="no readable document.*unsupported file type"):
+        load_corpus(tmp_path)
+
+
 def test_empty_or_missing_corpus_raises(tmp_path):
-    with pytest.raises(CorpusError, match="no documents"):
+    with pytest.raises(CorpusError, match="no readable document"):
         load_corpus(tmp_path)
     (tmp_path / "blank.md").write_text("   \n\n", encoding="utf-8")
-    with pytest.raises(CorpusError, match="no documents"):
+    with pytest.raises(CorpusError, match="no readable document"):
         load_corpus(tmp_path)
     with pytest.raises(CorpusError, match="not found"):
         load_corpus(tmp_path / "missing")
