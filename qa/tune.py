@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 from .answer import AnswerConfig, Candidate, candidate_sentences, select_sentences
 from .config import FusionConfig
 from .engine import Engine
-from .evaluate import EvalQuestion, documents_by_best_passage, passage_qrels, quote_span, run_engine, score_run
+from .evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
 __all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
 
@@ -31,14 +31,12 @@ def tune_fusion(engine: Engine, queries: Mapping[str, str], qrels: Mapping[str, 
     """
     grid = list(grid or fusion_grid())
     deepest = max(f.depth for f in grid)
-    dense = run_engine(engine, queries, "dense", deepest)
-    bm25 = run_engine(engine, queries, "bm25", deepest)
     from .fuse import reciprocal_rank_fusion, weighted_fusion
 
-    # Scores for the weighted method, from a search that keeps them.
-    scored = {mode: {qid: [(h.chunk_id, h.score) for h in engine.search(q, k=deepest, mode=mode)]
-                     for qid, q in queries.items()} for mode in ("dense", "bm25")} if any(
-        f.method == "weighted" for f in grid) else {}
+    scored = {mode: {qid: [(h.chunk_id, h.score) for h in engine.search(q, k=deepest, mode=mode)]  # type: ignore[arg-type]
+                     for qid, q in queries.items()} for mode in ("dense", "bm25")}
+    dense = {qid: [c for c, _ in hits] for qid, hits in scored["dense"].items()}
+    bm25 = {qid: [c for c, _ in hits] for qid, hits in scored["bm25"].items()}
     rows = []
     for fusion in grid:
         run = {}

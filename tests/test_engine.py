@@ -36,8 +36,10 @@ def test_search_finds_the_passage_in_every_mode(fake_engine, mode):
 def test_hybrid_records_both_ranks_and_fused_score(fake_engine):
     hits = fake_engine.search("grain harvest rail", k=10)
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+    assert fake_engine.config.fusion.method == "rrf"
+    k = fake_engine.config.fusion.rrf_k
     for hit in hits:
-        expected = sum(1 / (60 + r) for r in (hit.bm25_rank, hit.dense_rank) if r is not None)
+        expected = sum(1 / (k + r) for r in (hit.bm25_rank, hit.dense_rank) if r is not None)
         assert hit.score == pytest.approx(expected)
 
 
@@ -210,3 +212,9 @@ def test_bad_filters_raise(fake_engine):
         fake_engine.search("oil", filters={"colour": "red"})
     with pytest.raises(InvalidArgumentError, match="not a date"):
         fake_engine.search("oil", filters={"since": "last week"})
+
+
+def test_weighted_fusion_setting_is_used(fake_engine):
+    weighted = fake_engine.with_fusion(qa.FusionConfig(method="weighted", dense_weight=1.0))
+    assert [h.chunk_id for h in weighted.search("grain harvest", k=3)] == \
+        [h.chunk_id for h in fake_engine.search("grain harvest", k=3, mode="dense")]
