@@ -57,6 +57,13 @@ def filter_options(command):
     return command
 
 
+def _question(question: str) -> str:
+    """``-`` reads the question from standard input (a long question does not fit in argv)."""
+    if question != "-":
+        return question
+    return sys.stdin.buffer.read().decode("utf-8", errors="replace")
+
+
 def _filters(publications, authors, doc_ids, since, until) -> dict | None:
     filters = {"publication": list(publications), "author": list(authors), "doc_id": list(doc_ids),
                "since": since, "until": until}
@@ -157,9 +164,10 @@ def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quie
 @click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array.")
 @filter_options
 def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
-    """Rank the passages that answer QUESTION."""
+    """Rank the passages that answer QUESTION ("-" reads it from standard input)."""
     from .engine import check_k, clean_query, open_index
 
+    question = _question(question)
     check_k(k), clean_query(question)  # the question's own mistakes first, before any index is read
     hits = open_index(index_dir).search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:
@@ -187,9 +195,10 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
 @click.option("--json", "as_json", is_flag=True, help="Print the answer (sentences, spans, hits) as JSON.")
 @filter_options
 def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
-    """Answer QUESTION with cited sentences from the articles (or say it is not found)."""
+    """Answer QUESTION with cited sentences from the articles, or say it is not found ("-": from stdin)."""
     from .engine import check_k, clean_query, open_index
 
+    question = _question(question)
     check_k(k), clean_query(question)
     answer = open_index(index_dir).ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:

@@ -249,8 +249,10 @@ def _check_date(value: Any, name: str) -> str:
 def clean_query(query: object) -> str:
     if not isinstance(query, str):
         raise InvalidQueryError(f"the question must be text, not {type(query).__name__}")
-    # Control characters (other than whitespace) carry no meaning for search; drop them.
-    query = "".join(ch if ch.isspace() or unicodedata.category(ch)[0] != "C" else " " for ch in query).strip()
+    # Control characters (other than whitespace) and U+FFFD, what undecodable bytes become,
+    # carry no meaning for search; drop them.
+    query = "".join(" " if ch == "\ufffd" or (not ch.isspace() and unicodedata.category(ch)[0] == "C") else ch
+                    for ch in query).strip()
     if not query:
         raise InvalidQueryError("the question is empty; type a question")
     if len(query) > MAX_QUERY_CHARS:

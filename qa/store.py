@@ -31,8 +31,14 @@ def write_index_dir(target: Path) -> Iterator[Path]:
     previous index is left exactly as it was.
     """
     target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise QAError(f"cannot create {target.parent}: {exc.strerror or exc}") from None
     _recover(target)
+    # A build killed outright (kill -9, power loss) leaves its staging directory behind: clear it.
+    for stale in target.parent.glob(f".{target.name}.building-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     try:
         staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.building-", dir=target.parent))
     except OSError as exc:

@@ -176,3 +176,53 @@ def test_hostile_article_shows_as_text_and_never_runs(page):
     assert "Pipeline <script>window.__pwned = 1</script> Report" in results.inner_text()
     assert results.locator("script").count() == 0 and results.locator("img").count() == 0
     assert page.evaluate("() => window.__pwned") is None
+
+
+@pytest.mark.slow
+def test_concurrent_clients_are_all_served(server):
+    """8 gradio_client clients x 25 questions on 127.0.0.1: zero errors; throughput and latency printed."""
+    import statistics
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from gradio_client import Client
+
+    from qa.web import EXAMPLE_QUESTIONS
+
+    questions = EXAMPLE_QUESTIONS + ["Who is Daniel Wagner?", "What is the Northern Distribution Network?"]
+
+    def client_run(n: int) -> list[float]:
+        client = Client(server, verbose=False)
+        times = []
+        for i in range(25):
+            started = time.perf_counter()
+            hits = client.predict(questions[(n + i) % len(questions)], 5, ["hybrid", "bm25", "dense"][i % 3],
+                                  api_name="/search")
+            times.append(time.perf_counter() - started)
+            assert hits and hits[0]["citation"]
+        return times
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(client_run, range(8)))  # any failed request raises here
+    elapsed = time.perf_counter() - started
+    latencies = sorted(t for r in results for t in r)
+    assert len(latencies) == 200
+    p50, p99 = statistics.median(latencies), latencies[int(0.99 * len(latencies)) - 1]
+    print(f"\nload: 8 clients x 25 questions, 0 errors, {len(latencies) / elapsed:.1f} requests/s, "
+          f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms")
+
+
+@pytest.mark.slow
+def test_the_server_serves_no_files_from_the_machine(server):
+    import urllib.error
+    import urllib.request
+
+    for path in ("gradio_api/file=/etc/passwd", "file=/etc/passwd", "gradio_api/file=../../../../etc/passwd",
+                 "static/../../../../etc/passwd"):
+        try:
+            with urllib.request.urlopen(server + path, timeout=10) as response:
+                body = response.read()
+        except urllib.error.HTTPError:
+            continue  # refused: good
+        assert b"root:" not in body, path
