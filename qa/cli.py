@@ -296,6 +296,24 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     click.echo(markdown + f"\n\nreports: {', '.join(str(p) for p in paths)}")
 
 
+@cli.command("bench")
+@click.option("--chunks", "sizes", multiple=True, type=click.IntRange(min=100),
+              help="Corpus sizes in passages (repeatable; default 10000, 100000, 1000000).")
+@click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="End with one JSON line (the last size, plus all runs).")
+def bench_command(sizes: tuple[int, ...], index_type: str, as_json: bool) -> None:
+    """Benchmark query latency, build time, size and memory at scale (not a test)."""
+    from .bench import run_bench, table, to_json
+
+    results = []
+    for n in sizes or (10_000, 100_000, 1_000_000):
+        click.echo(f"benchmarking {n:,} passages…", err=True)
+        results += run_bench([n], index_type)
+    click.echo(table(results))
+    if as_json:
+        click.echo(to_json(results))
+
+
 @cli.command("serve")
 @click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the page to the network.")

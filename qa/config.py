@@ -46,8 +46,9 @@ class DenseConfig:
     model: str = DEFAULT_MODEL
     batch_size: int = 32
     index_type: Literal["auto", "flat", "hnsw"] = "auto"
-    # Above this many chunks "auto" switches from exact search to HNSW.
-    hnsw_threshold: int = 200_000
+    # From this many chunks "auto" switches from exact search to HNSW: exact search costs ~18 ms
+    # at 100k on 2 cores, more than embedding the question; HNSW keeps recall@10 >= 0.98 (README).
+    hnsw_threshold: int = 50_000
 
 
 @dataclass(frozen=True)

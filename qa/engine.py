@@ -28,7 +28,7 @@ from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, wri
 if TYPE_CHECKING:
     from .answer import Answer, AnswerConfig
 
-__all__ = ["Engine", "build", "open_index", "MODES", "Mode", "MAX_QUERY_CHARS"]
+__all__ = ["Engine", "build", "open_index", "save_index", "MODES", "Mode", "MAX_QUERY_CHARS"]
 
 logger = logging.getLogger(__name__)
 
@@ -302,6 +302,8 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
     skipped: list[str] = []
     documents = load_corpus(corpus, strict=strict, skipped=skipped)
     content_hash = corpus_hash(documents)
+    if hasattr(embedder, "ensure_onnx_export"):
+        embedder.ensure_onnx_export()  # once per model: fast, torch-free question embedding afterwards
     if _up_to_date(index_dir, content_hash, config, embedder):
         logger.info("index at %s is up to date", index_dir)
         return open_index(index_dir, embedder=embedder)
@@ -326,6 +328,15 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         build={"seconds": round(time.perf_counter() - started, 3), "passages_embedded": embedded},
         files=["manifest.json", "documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_vocab.json", "dense.faiss"],
     )
+    save_index(index_dir, manifest, documents, chunks, bm25, dense)
+    logger.info("indexed %d documents as %d passages (%d embedded) in %.1fs", len(documents), len(chunks),
+                embedded, time.perf_counter() - started)
+    return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
+
+
+def save_index(index_dir: Path, manifest: dict, documents: Sequence[Document], chunks: Sequence[Chunk],
+               bm25: BM25Index, dense: DenseIndex) -> None:
+    """Write an index directory aside and swap it in whole (see ``store.write_index_dir``)."""
     with write_index_dir(index_dir) as staging:
         write_jsonl(staging / "documents.jsonl", [
             {"doc_id": d.doc_id, "title": d.title, "text": d.text, "metadata": d.metadata, "source": d.source}
@@ -336,9 +347,6 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         bm25.save(staging)
         dense.save(staging)
         write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
-    logger.info("indexed %d documents as %d passages (%d embedded) in %.1fs", len(documents), len(chunks),
-                embedded, time.perf_counter() - started)
-    return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
 
 
 def _up_to_date(index_dir: Path, content_hash: str, config: IndexConfig, embedder: Embedder) -> bool:

@@ -52,3 +52,18 @@ def test_query_vectors_are_normalised_and_match_the_library(real_engine):
 def test_reopened_index_answers_identically(real_engine):
     reopened = qa.open(real_engine.index_dir)
     assert reopened.search(EXAMPLE, k=5) == real_engine.search(EXAMPLE, k=5)
+
+
+def test_onnx_query_encoder_gives_the_library_vectors(tmp_path):
+    from sentence_transformers import SentenceTransformer
+
+    from qa.embed import OnnxQueryEncoder, export_onnx
+
+    model_dir = resolve_model_path("all-MiniLM-L6-v2")
+    model = SentenceTransformer(str(model_dir), device="cpu")
+    export_onnx(model, model_dir, tmp_path / "model.onnx")
+    questions = ["what did Kazakhstan want from the US?", "Ünïcödé naïve café — “quotes”?", "?",
+                 "a very long question about oil and pipelines " * 60]  # past the 256-token limit
+    ours = OnnxQueryEncoder(tmp_path / "model.onnx", model_dir).encode(questions)
+    reference = model.encode(questions, normalize_embeddings=True)
+    assert float(np.min(np.sum(ours * reference, axis=1))) >= 0.999
