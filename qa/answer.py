@@ -111,7 +111,8 @@ def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) ->
     if not spans:
         return []
     texts = [engine.document(hit.doc_id).text[start:end] for hit, start, end in spans]
-    vectors = engine.embedder.encode_documents(texts + windows)
+    encode = getattr(engine.embedder, "encode_sentences", engine.embedder.encode_documents)
+    vectors = encode(texts + windows)
     query = engine.embedder.encode_queries([question])[0]
     dense, context = vectors[: len(texts)] @ query, vectors[len(texts):] @ query
 

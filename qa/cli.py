@@ -64,6 +64,15 @@ def _question(question: str) -> str:
     return sys.stdin.buffer.read().decode("utf-8", errors="replace")
 
 
+def _engine_for(question: str, k: int, index_dir: Path):
+    """Check the question and k first (their mistakes are the user's to fix first), then open the index."""
+    from .engine import check_k, clean_query, open_index
+
+    question = _question(question)
+    check_k(k), clean_query(question)
+    return open_index(index_dir), question
+
+
 def _filters(publications, authors, doc_ids, since, until) -> dict | None:
     filters = {"publication": list(publications), "author": list(authors), "doc_id": list(doc_ids),
                "since": since, "until": until}
@@ -165,11 +174,8 @@ def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quie
 @filter_options
 def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Rank the passages that answer QUESTION ("-" reads it from standard input)."""
-    from .engine import check_k, clean_query, open_index
-
-    question = _question(question)
-    check_k(k), clean_query(question)  # the question's own mistakes first, before any index is read
-    hits = open_index(index_dir).search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
+    engine, question = _engine_for(question, k, index_dir)
+    hits = engine.search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
         return
@@ -196,11 +202,8 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
 @filter_options
 def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Answer QUESTION with cited sentences from the articles, or say it is not found ("-": from stdin)."""
-    from .engine import check_k, clean_query, open_index
-
-    question = _question(question)
-    check_k(k), clean_query(question)
-    answer = open_index(index_dir).ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
+    engine, question = _engine_for(question, k, index_dir)
+    answer = engine.ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
     if as_json:
         click.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
         return

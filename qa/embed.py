@@ -103,6 +103,15 @@ class SentenceTransformerEmbedder:
             return onnx.encode(texts)
         return self._encode(self.model.encode_query, texts)
 
+    def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
+        """Short texts embedded at question time (answer sentences): the ONNX path when there is one.
+
+        Index building never comes here, so stored vectors always come from one code path and an
+        incremental refresh stays bit-identical to a full rebuild.
+        """
+        onnx = self._onnx_encoder()
+        return onnx.encode(texts) if onnx is not None else self.encode_documents(texts)
+
     def _onnx_encoder(self) -> "OnnxQueryEncoder | None":
         if not hasattr(self, "_onnx"):
             self._onnx = None

@@ -240,7 +240,7 @@ def serve(index: str | Path = "index", host: str = "127.0.0.1", port: int | None
     started = time.perf_counter()
     demo = create_app(index)
     if demo.qa_engine is not None:
-        demo.qa_engine.search(EXAMPLE_QUESTIONS[0], k=1)  # load the model now, not on the first user's question
+        demo.qa_engine.ask(EXAMPLE_QUESTIONS[0], k=1)  # load the model now, not on the first user's question
     port = port or int(os.environ.get("GRADIO_SERVER_PORT") or 7860)
     demo.launch(server_name=host, server_port=port, share=False, prevent_thread_lock=True, quiet=True,
                 css=CSS, footer_links=["api"])

@@ -40,6 +40,23 @@ class FakeEmbedder:
         return self._vectors(texts)
 
 
+def run_cli(args, capsys, stdin: bytes | None = None, monkeypatch=None):
+    """Run the CLI in-process: (exit code, stdout, stderr); ``stdin`` bytes need ``monkeypatch``."""
+    import io
+    import sys
+
+    from qa.cli import main
+
+    if stdin is not None:
+        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
+    try:
+        code = main(args)
+    except SystemExit as exc:
+        code = exc.code
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
 @pytest.fixture
 def fake_embedder() -> FakeEmbedder:
     return FakeEmbedder()

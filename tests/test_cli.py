@@ -7,18 +7,8 @@ import pytest
 from click.testing import CliRunner
 
 import qa
-from qa.cli import main
 
-from conftest import FakeEmbedder
-
-
-def run_cli(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    out = capsys.readouterr()
-    return code, out.out, out.err
+from conftest import run_cli
 
 
 @pytest.mark.parametrize("args, message", [

@@ -7,10 +7,9 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.cli import main
 from qa.load import load_corpus
 
-from conftest import FakeEmbedder
+from conftest import FakeEmbedder, run_cli
 
 HTML = """<!DOCTYPE html><html><head>
 <title>Steppe Railways | Transit Weekly</title>
@@ -119,15 +118,6 @@ def test_filters_by_publication_author_and_dates(mixed_corpus, tmp_path):
     assert {h.doc_id for h in engine.search("uranium", k=10, mode="dense", filters={"author": ["Ivan Memowriter"]})} == {"memo"}
     dated = engine.search("horses railway", k=10, mode="dense", filters={"since": "2011-01-01", "until": "2012-12-31"})
     assert {h.doc_id for h in dated} == {"railways"}
-
-
-def run_cli(args, capsys):
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def test_cli_search_filters(mixed_corpus, tmp_path, capsys):

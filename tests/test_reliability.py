@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 import qa
 from qa.cli import main
 
-from conftest import REPO, FakeEmbedder
+from conftest import REPO, FakeEmbedder, run_cli
 
 TESTS = Path(__file__).resolve().parent
 
@@ -133,19 +133,6 @@ def test_full_disk_or_permission_error_is_one_line_and_keeps_the_old_index(small
     assert exit_info.value.code == 1 and err.startswith("qa: error: ") and text in err and err.count("\n") == 1
     assert qa.open(index, embedder=fake).search("oil", k=3) == before
     assert not list(tmp_path.glob(".index.building-*"))
-
-
-def run_cli(args, capsys, stdin: bytes | None = None, monkeypatch=None):
-    if stdin is not None:
-        import io
-
-        monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))
-    try:
-        code = main(args)
-    except SystemExit as exc:
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 @pytest.mark.parametrize("stdin, message", [

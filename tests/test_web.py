@@ -226,3 +226,18 @@ def test_the_server_serves_no_files_from_the_machine(server):
         except urllib.error.HTTPError:
             continue  # refused: good
         assert b"root:" not in body, path
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_publication_filter_on_the_page(page):
+    page.locator("#qa-mode").get_by_text("hybrid", exact=True).click()
+    page.locator("#qa-publications input").click()
+    page.get_by_role("option", name="Eurasia Daily Monitor").click()
+    page.keyboard.press("Escape")
+    ask(page, "what did Kazakhstan want from the US?")
+    page.wait_for_function(
+        "() => { const cards = document.querySelectorAll('#qa-results .qa-card');"
+        " return cards.length > 0 && [...cards].every(c => c.innerText.includes('Eurasia Daily Monitor')); }",
+        timeout=30_000)
+    assert WEITZ_TITLE not in page.locator("#qa-results").inner_text()
