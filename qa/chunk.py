@@ -11,9 +11,9 @@ from .config import ChunkConfig
 from .errors import InvalidArgumentError
 from .records import Chunk, Document
 
-__all__ = ["split_sentences", "chunk_document", "chunk_documents", "Span"]
+__all__ = ["split_sentences", "chunk_document", "chunk_documents", "Span", "PARAGRAPH_BREAK"]
 
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
+PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
 # A line that opens with a bullet starts a new sentence even when the previous line has no full stop.
 _BULLET_LINE = re.compile(r"\n(?=[ \t]*(?:[•\-*–]|\d+[.)])\s)")
 
@@ -61,8 +61,8 @@ def split_sentences(text: str) -> list[Span]:
 
 
 def _blocks(text: str) -> Iterable[tuple[int, int]]:
-    boundaries = sorted({0, len(text), *(m.start() for m in _PARAGRAPH_BREAK.finditer(text)),
-                         *(m.end() for m in _PARAGRAPH_BREAK.finditer(text)),
+    boundaries = sorted({0, len(text), *(m.start() for m in PARAGRAPH_BREAK.finditer(text)),
+                         *(m.end() for m in PARAGRAPH_BREAK.finditer(text)),
                          *(m.start() for m in _BULLET_LINE.finditer(text))})
     for start, end in zip(boundaries, boundaries[1:]):
         if text[start:end].strip():
@@ -81,7 +81,7 @@ def chunk_document(doc: Document, config: ChunkConfig = ChunkConfig()) -> list[C
         raise InvalidArgumentError(f"overlap_sentences of {config.overlap_sentences} must be zero or more")
     sentences = split_sentences(doc.text)
     words = [len(doc.text[s.start : s.end].split()) for s in sentences]
-    paragraph_starts = {m.end() for m in _PARAGRAPH_BREAK.finditer(doc.text)}
+    paragraph_starts = {m.end() for m in PARAGRAPH_BREAK.finditer(doc.text)}
     min_fill = config.paragraph_break_fill * config.max_words
     page_starts = doc.metadata.get("page_starts")
     chunks: list[Chunk] = []

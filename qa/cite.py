@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
+from .chunk import PARAGRAPH_BREAK
 from .records import Document
 
 __all__ = ["format_citation", "paragraph_range", "format_date"]
-
-_PARAGRAPH_BREAK = re.compile(r"\n\s*\n")
-
 
 def format_date(value: str) -> str:
     """ISO dates as people write them ("2013-03-20" -> "20 March 2013"); anything else unchanged."""
@@ -26,7 +23,7 @@ def format_date(value: str) -> str:
 
 def paragraph_range(text: str, char_start: int, char_end: int) -> tuple[int, int]:
     """1-based numbers of the first and last paragraph that the span touches."""
-    breaks = [m.end() for m in _PARAGRAPH_BREAK.finditer(text)]
+    breaks = [m.end() for m in PARAGRAPH_BREAK.finditer(text)]
     first = 1 + sum(1 for b in breaks if b <= char_start)
     last = 1 + sum(1 for b in breaks if b < char_end)
     return first, max(first, last)

@@ -168,9 +168,17 @@ class Engine:
 
     def _filter_mask(self, filters: Mapping[str, Any]) -> np.ndarray:
         """Boolean mask over chunks for the documents that pass ``filters``."""
-        keep = [doc.doc_id for doc in self._documents.values() if document_matches(doc, filters)]
-        kept = set(keep)
-        return np.fromiter((c.doc_id in kept for c in self.chunks), dtype=bool, count=len(self.chunks))
+        documents = list(self._documents.values())
+        passing = np.fromiter((document_matches(d, filters) for d in documents), dtype=bool, count=len(documents))
+        return passing[self._chunk_documents()]
+
+    def _chunk_documents(self) -> np.ndarray:
+        # Position of each chunk's document, built once: per query, a filter is then one array lookup.
+        if not hasattr(self, "_chunk_doc_index"):
+            position = {doc_id: i for i, doc_id in enumerate(self._documents)}
+            self._chunk_doc_index = np.fromiter((position[c.doc_id] for c in self.chunks), dtype=np.int64,
+                                                count=len(self.chunks))
+        return self._chunk_doc_index
 
     def _check_model(self) -> None:
         # Deferred to the first dense query so that BM25-only use never loads (or hashes) the model.
