@@ -92,13 +92,6 @@ class Candidate:
         return absolute / total if total else 0.0
 
 
-def _idf(engine: "Engine") -> np.ndarray:
-    weights = engine.bm25.weights
-    df = np.diff(weights.indptr).astype(np.float64)  # passages holding each term (rows are terms)
-    n = weights.shape[1]
-    return np.log(1 + (n - df + 0.5) / (df + 0.5))  # always positive, unlike BM25Okapi's raw idf
-
-
 def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) -> list[Candidate]:
     """Every sentence of the hits, with its dense and lexical similarity to the question."""
     spans, windows = [], []
@@ -113,11 +106,11 @@ def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) ->
     texts = [engine.document(hit.doc_id).text[start:end] for hit, start, end in spans]
     encode = getattr(engine.embedder, "encode_sentences", engine.embedder.encode_documents)
     vectors = encode(texts + windows)
-    query = engine.embedder.encode_queries([question])[0]
+    query = engine.query_vector(question)
     dense, context = vectors[: len(texts)] @ query, vectors[len(texts):] @ query
 
     tokenizer, vocabulary = engine.bm25.tokenizer, engine.bm25.vocabulary
-    idf = _idf(engine)
+    idf = engine.bm25.positive_idf
     terms = {t: float(idf[vocabulary[t]]) if t in vocabulary else math.log(1 + engine.bm25.size) for t in set(tokenizer(question))}
     mass = sum(terms.values())
     candidates = []
@@ -159,6 +152,9 @@ def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> t
 
 def answer_question(engine: "Engine", question: str, k: int = 5, mode: str = "hybrid",
                     filters: Mapping[str, Any] | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
+    from .engine import clean_query
+
+    question = clean_query(question)  # the text search embeds, so its vector is reused below
     hits = engine.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
     found, chosen = select_sentences(candidate_sentences(engine, question, hits), config)
     if not found:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -84,6 +84,15 @@ class BM25Index:
     @property
     def size(self) -> int:
         return self.weights.shape[1]
+
+    @cached_property
+    def positive_idf(self) -> np.ndarray:
+        """Per-term ln(1 + (N - df + 0.5) / (df + 0.5)): always positive, unlike BM25Okapi's raw idf.
+
+        Derived once from the matrix (rows are terms), for term-overlap scoring of answer sentences.
+        """
+        df = np.diff(self.weights.indptr).astype(np.float64)
+        return np.log(1 + (self.size - df + 0.5) / (df + 0.5))
 
     @classmethod
     def build(cls, texts: Iterable[str], config: BM25Config = BM25Config()) -> "BM25Index":

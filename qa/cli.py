@@ -165,13 +165,23 @@ def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quie
     _build_and_report(corpus_dir, index_dir, config, quiet)
 
 
+def question_options(k_help: str, json_help: str):
+    """QUESTION, -k, --mode, --index, --json and the filters: what `search` and `ask` both take."""
+    def decorate(command):
+        for option in reversed([
+            click.argument("question"),
+            click.option("-k", "k", type=int, default=5, show_default=True, help=k_help),
+            click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True),
+            click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path)),
+            click.option("--json", "as_json", is_flag=True, help=json_help),
+        ]):
+            command = option(command)
+        return filter_options(command)
+    return decorate
+
+
 @cli.command("search")
-@click.argument("question")
-@click.option("-k", "k", type=int, default=5, show_default=True, help="Number of passages.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the hits as a JSON array.")
-@filter_options
+@question_options("Number of passages.", "Print the hits as a JSON array.")
 def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Rank the passages that answer QUESTION ("-" reads it from standard input)."""
     engine, question = _engine_for(question, k, index_dir)
@@ -194,12 +204,7 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
 
 
 @cli.command("ask")
-@click.argument("question")
-@click.option("-k", "k", type=int, default=5, show_default=True, help="Passages to draw the answer from.")
-@click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True)
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the answer (sentences, spans, hits) as JSON.")
-@filter_options
+@question_options("Passages to draw the answer from.", "Print the answer (sentences, spans, hits) as JSON.")
 def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
     """Answer QUESTION with cited sentences from the articles, or say it is not found ("-": from stdin)."""
     engine, question = _engine_for(question, k, index_dir)

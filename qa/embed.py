@@ -255,7 +255,7 @@ class EmbeddingCache:
     and a rerun resumes from there.
     """
 
-    def __init__(self, directory: Path, fingerprint: str, dimension: int | None = None):
+    def __init__(self, directory: Path, fingerprint: str):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"embeddings-{fingerprint[:16]}.sqlite"
         self._db = sqlite3.connect(self.path)

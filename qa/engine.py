@@ -8,6 +8,7 @@ import threading
 import time
 import unicodedata
 from dataclasses import asdict
+from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
@@ -59,6 +60,8 @@ class Engine:
         self.embedder = embedder
         self._model_checked = False
         self._model_lock = threading.Lock()
+        # `ask` embeds the question its search already embedded; lru_cache is thread-safe.
+        self._query_vectors = lru_cache(maxsize=128)(lambda text: self.embedder.encode_queries([text])[0])
 
     def __repr__(self) -> str:
         return f"Engine({str(self.index_dir)!r}, documents={len(self._documents)}, chunks={len(self.chunks)})"
@@ -162,9 +165,12 @@ class Engine:
         allowed = np.flatnonzero(mask) if mask is not None else None
         if allowed is not None and not len(allowed):
             return []
+        return self.dense.search(self.query_vector(query), depth, allowed=allowed)
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The question's embedding (remembered for the last 128 questions; treat it as read-only)."""
         self._check_model()
-        vector = self.embedder.encode_queries([query])[0]
-        return self.dense.search(vector, depth, allowed=allowed)
+        return self._query_vectors(query)
 
     def _filter_mask(self, filters: Mapping[str, Any]) -> np.ndarray:
         """Boolean mask over chunks for the documents that pass ``filters``."""
