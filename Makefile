@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup run index test test-fast clean
+.PHONY: setup system-deps run index test test-fast clean
 
 setup: $(STAMP)
 
@@ -16,13 +16,17 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e ".[test]"
 	touch $(STAMP)
 
+# Chromium for the browser tests, Tesseract for OCR: installed from Debian when missing.
+system-deps:
+	bash scripts/system-deps.sh
+
 index: setup
 	$(BIN)/qa index corpus --index index
 
 run: index
 	$(BIN)/qa serve --index index
 
-test: setup
+test: setup system-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: setup

@@ -63,7 +63,10 @@ def format_citation(doc: Document, char_start: int, char_end: int) -> str:
     if page_starts:  # paged sources are cited by page; paragraph counts across PDF pages mean little
         first = sum(1 for s in page_starts if s <= char_start) or 1
         last = sum(1 for s in page_starts if s < char_end) or 1
-        parts.append(f"p. {first}" if first == last else f"pp. {first}–{last}")
+        # The label printed on the page ("164", "iv") where the PDF defines labels, else the page's number.
+        labels = meta.get("page_labels") or []
+        first_label, last_label = (labels[first - 1], labels[last - 1]) if len(labels) >= last else (first, last)
+        parts.append(f"p. {first_label}" if first == last else f"pp. {first_label}–{last_label}")
         return ", ".join(parts)
     first, last = paragraph_range(doc.text, char_start, char_end)
     parts.append(f"¶ {first}" if first == last else f"¶¶ {first}–{last}")

@@ -125,6 +125,42 @@ def _build_and_report(corpus: Path, index_dir: Path, config, quiet: bool) -> Non
                + (f", {len(skipped)} file(s) skipped" if skipped else ""), err=True)
 
 
+@cli.command("inspect")
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--paragraphs", "shown", default=3, show_default=True, type=click.IntRange(min=0),
+              help="How many of the first paragraphs to show.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
+def inspect_command(files: tuple[Path, ...], shown: int, as_json: bool) -> None:
+    """Show how each FILE is read: title, authors, pages (and which were OCR'd), paragraphs, warnings."""
+    from .inspect import inspect_file
+
+    reports = [inspect_file(file, shown) for file in files]
+    if as_json:
+        for report in reports:
+            click.echo(json.dumps(report, ensure_ascii=False))
+    else:
+        for report in reports:
+            click.echo(_inspect_text(report))
+    if any(r["error"] for r in reports):
+        raise SystemExit(1)
+
+
+def _inspect_text(report: dict) -> str:
+    if report["error"]:
+        return f"{report['file']}: {report['error']}\n"
+    lines = [click.style(report["file"], bold=True)]
+    for key in ("title", "authors", "publication", "date", "format", "pages", "ocr_pages", "page_labels", "paragraphs"):
+        value = report.get(key)
+        if isinstance(value, list):
+            value = ", ".join(str(v) for v in value[:20]) + (" …" if len(value) > 20 else "")
+        lines.append(f"  {key + ':':<13}{value if value not in (None, '') else '(none)'}")
+    for warning in report["warnings"]:
+        lines.append(f"  warning:     {warning}")
+    for i, paragraph in enumerate(report["first_paragraphs"], 1):
+        lines.append(textwrap.fill(paragraph, width=100, initial_indent=f"  ¶{i:<3} ", subsequent_indent="       "))
+    return "\n".join(lines) + "\n"
+
+
 @cli.command("add")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--corpus", "corpus_dir", default="corpus", show_default=True, type=click.Path(path_type=Path),
@@ -197,7 +233,7 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
             why.append(f"BM25 #{hit.bm25_rank}")
         if hit.dense_rank is not None:
             why.append(f"dense #{hit.dense_rank}")
-        click.echo(click.style(f"[{hit.rank}] {hit.title}", bold=True) + f"  ({', '.join(why)})")
+        click.echo(click.style(f"[{hit.rank}] {hit.title or hit.doc_id}", bold=True) + f"  ({', '.join(why)})")
         click.echo(f"    {hit.citation}")
         click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ", subsequent_indent="    "))
         click.echo()

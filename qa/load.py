@@ -6,6 +6,7 @@ import datetime as dt
 import hashlib
 import json
 import logging
+import re
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -22,6 +23,8 @@ ARTICLE_SUFFIXES = (".md", ".markdown", ".txt")
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + (".html", ".htm", ".pdf", ".docx")
 # A first line longer than this is prose, not a title.
 _MAX_TITLE_CHARS = 200
+# The first Markdown heading ("# Title" or "## Title"), without its hashes.
+_MARKDOWN_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
 def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | None = None) -> list[Document]:
@@ -116,8 +119,9 @@ def load_file(file: Path, doc_id: str | None = None) -> Document | None:
     if not text.strip():
         return None
     metadata = {k: _plain(v) for k, v in metadata.items() if v not in (None, "", [])}
-    return Document(doc_id=doc_id, title=title or _fallback_title(text, metadata, file, has_front_matter=False),
-                    text=text, metadata=metadata, source=str(file))
+    # No title guessed from the body here: a web page, PDF or Word file without one gets none (empty beats
+    # wrong), and pages show the file's name instead.
+    return Document(doc_id=doc_id, title=title, text=text, metadata=metadata, source=str(file))
 
 
 def _load_article(file: Path, doc_id: str) -> Document | None:
@@ -169,7 +173,8 @@ def _fallback_title(text: str, metadata: dict[str, Any], file: Path, has_front_m
         if metadata.get("issue"):
             parts.append(f"Issue {metadata['issue']}")
         return ", ".join(parts)
-    first_line = text.strip().split("\n", 1)[0].strip()
+    heading = _MARKDOWN_HEADING.search(text)
+    first_line = heading.group(1).strip() if heading else text.strip().split("\n", 1)[0].strip()
     if not has_front_matter and 0 < len(first_line) <= _MAX_TITLE_CHARS:
         return first_line
     return file.stem.replace("_", " ").replace("-", " ")

@@ -82,7 +82,7 @@ def render_hits(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
                f"dense rank {hit.dense_rank if hit.dense_rank is not None else '—'}"]
         cards.append(
             f'<div class="qa-card" data-rank="{hit.rank}" data-doc-id="{_e(hit.doc_id)}">'
-            f'<h3>{hit.rank}. {_e(hit.title)}</h3>'
+            f'<h3>{hit.rank}. {_e(hit.title or hit.doc_id)}</h3>'
             f'<div class="qa-meta">{_e(_byline(doc))}</div>'
             f'<div class="qa-passage">{_highlight(engine, question, hit.text)}</div>'
             f'<code class="qa-citation" title="Citation (click to select)">{_e(hit.citation)}</code>'
@@ -107,7 +107,7 @@ def render_article(engine: qa.Engine, doc_id: str, char_start: int, char_end: in
     body = (_e(text[:char_start]) + '<mark class="qa-passage-mark" id="qa-passage">' + _e(text[char_start:char_end])
             + "</mark>" + _e(text[char_end:]))
     paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
-    return (f'<div class="qa-article-view"><h3>{_e(doc.title)}</h3><div class="qa-meta">{_e(_byline(doc))}</div>'
+    return (f'<div class="qa-article-view"><h3>{_e(doc.title or doc.doc_id)}</h3><div class="qa-meta">{_e(_byline(doc))}</div>'
             f'<div class="qa-article" style="white-space: pre-wrap;">{paragraphs}</div></div>')
 
 
@@ -126,7 +126,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
                f"(or `make run`).") if load_error else ""
 
     documents = engine.documents if engine else []
-    article_choices = [(d.title, d.doc_id) for d in sorted(documents, key=lambda d: d.title.casefold())]
+    article_choices = [(d.title or d.doc_id, d.doc_id) for d in sorted(documents, key=lambda d: (d.title or d.doc_id).casefold())]
     publication_choices = sorted({d.publication for d in documents if d.publication})
     author_choices = sorted({a for d in documents for a in d.authors})
 
@@ -153,7 +153,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
             return (render_answer(answer), _message("No passage matches that question with these settings. Try "
                                                     "other words, the hybrid or dense mode, or fewer filters."),
                     no_article, [], "")
-        choices = [(f"{h.rank}. {h.title} ({h.citation.rsplit(', ', 1)[-1]})", h.chunk_id) for h in hits]
+        choices = [(f"{h.rank}. {h.title or h.doc_id} ({h.citation.rsplit(', ', 1)[-1]})", h.chunk_id) for h in hits]
         state = [[h.chunk_id, h.doc_id, h.char_start, h.char_end] for h in hits]
         return (render_answer(answer), render_hits(engine, question, hits),
                 gr.update(choices=choices, value=None), state, "")
