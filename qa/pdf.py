@@ -252,7 +252,8 @@ def _remove_furniture(pages: list[PdfPage]) -> int:
                     continue
                 kept.append(line)
             # A box of nothing but numbers is a column of line numbers (transcripts) or page numbers.
-            if kept and all(re.fullmatch(r"[\d\s.]+", l.text) for l in kept) and len(kept) >= 3:
+            if kept and all(re.fullmatch(r"[\d\s.]+", l.text) for l in kept) and (len(kept) >= 3 or all(
+                    re.fullmatch(r"\d{1,3}", l.text) for l in kept)):
                 removed += len(kept)
                 continue
             if kept:
