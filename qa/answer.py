@@ -49,7 +49,7 @@ class AnswerConfig:
     # Evidence beyond similarity (qa/evidence.py): where the question's specific terms (names, numbers,
     # rare words) must occur besides the archive ("off", "document", "passage" or "sentences"), and
     # whether a how-many question needs a number and a when question a date. Chosen on the train split.
-    specific_terms: Literal["off", "document", "passage", "sentences"] = "passage"
+    specific_terms: Literal["off", "document", "passage", "sentences"] = "sentences"
     check_answer_kind: bool = True
 
 

@@ -251,9 +251,20 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
     click.echo(textwrap.fill(answer.text, width=100))
     if answer.found:
         click.echo()
-        for hit in answer.hits:
-            if any(s.marker == hit.rank for s in answer.sentences):
-                click.echo(f"[{hit.rank}] {hit.citation}")
+        cited = {}
+        for sentence in answer.sentences:  # each sentence cites its own paragraph or page
+            cited.setdefault(f"[{sentence.marker}] {sentence.citation}", None)
+        for line in cited:
+            click.echo(line)
+        return
+    if answer.reason:
+        click.echo(answer.reason)
+    if answer.hits:
+        click.echo("\nClosest passages:")
+        for hit in answer.hits[:3]:
+            click.echo(f"[{hit.rank}] {hit.citation}")
+            click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ",
+                                     subsequent_indent="    "))
 
 
 @cli.command("tune")
@@ -417,8 +428,9 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
             a = results["answers"]
             table += ("\n\nAnswers (`qa ask`, hybrid, k=5): accuracy "
                       f"{a['answer_accuracy']:.3f} over {a['in_scope']} answerable questions (a gold quote lies within "
-                      f"the answer sentences; answered {a['answered']:.3f}), abstention {a['abstention']:.3f} over "
-                      f"{a['out_of_scope']} out-of-scope questions.")
+                      f"the answer sentences; answered {a['answered']:.3f}); abstention {a['abstention_near_miss']:.3f} "
+                      f"on {a['near_miss']} near-miss questions (the articles' vocabulary, never answered) and "
+                      f"{a['abstention_off_topic']:.3f} on {a['off_topic']} off-topic ones.")
         name = eval_set.stem + ("" if split == "all" else f"-{split}")
         title = f"{eval_set.name}: {results['questions']} questions ({results['split']})"
     paths = write_reports(results, reports_dir, name, title, table)

@@ -49,7 +49,8 @@ def specific_terms(question: str) -> list[str]:
     words past the first), and rare words (not among ~20k common English words)."""
     tokens = _TOKEN.findall(question)
     known = known_words()
-    terms = []
+    terms: list[str] = []
+    previous_name = -2
     for position, token in enumerate(tokens):
         word = token.strip("’'-").removesuffix("’s").removesuffix("'s")
         if not word or word.casefold() in _QUESTION_WORDS:
@@ -57,10 +58,24 @@ def specific_terms(question: str) -> list[str]:
         if any(ch.isdigit() for ch in word):
             terms.append(word)
         elif word[0].isupper() and (position > 0 or word.isupper() or "." in word):
-            terms.append(word)
+            if previous_name == position - 1:  # "United States", "National Fund": one name
+                terms[-1] += " " + word
+            else:
+                terms.append(word)
+            previous_name = position
         elif word.isalpha() and word.islower() and len(word) > 3 and word not in known:
             terms.append(word)
     return list(dict.fromkeys(terms))
+
+
+def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[str]]:
+    """The token lists that count as the term: its own, and for a name of several words its initials
+    ("United States" -> "US"), the way texts abbreviate names."""
+    options = [tokenize(term)]
+    words = term.split()
+    if len(words) > 1:
+        options.append(tokenize("".join(w[0] for w in words)))
+    return [o for o in options if o]
 
 
 def answer_kind(question: str) -> str:
@@ -86,9 +101,13 @@ def judge(question: str, chosen: Sequence["Candidate"], config: "AnswerConfig",
         in_archive: whether a token occurs anywhere in the archive.
         document_tokens: the set of tokens of a document (by doc_id), title included.
     """
-    terms = [(t, tokens) for t in (specific_terms(question) if config.specific_terms != "off" else [])
-             if (tokens := tokenize(t))]
-    missing = [t for t, tokens in terms if not all(in_archive(tok) for tok in tokens)]
+    terms = [(t, options) for t in (specific_terms(question) if config.specific_terms != "off" else [])
+             if (options := _alternatives(t, tokenize))]
+
+    def present(options: list[list[str]], has: Callable[[str], bool]) -> bool:
+        return any(all(has(tok) for tok in tokens) for tokens in options)
+
+    missing = [t for t, options in terms if not present(options, in_archive)]
     if missing:
         present = [t for t, _ in terms if t not in missing]
         return Verdict(False, f"The articles mention {_join(present, 'and')} but never {_join(missing, 'or')}."
@@ -100,7 +119,7 @@ def judge(question: str, chosen: Sequence["Candidate"], config: "AnswerConfig",
             seen = set(tokenize(" ".join(f"{c.hit.title} {c.hit.text}" for c in chosen)))
         else:  # "document"
             seen = set().union(*(document_tokens(c.hit.doc_id) for c in chosen))
-        absent = [t for t, tokens in terms if not all(tok in seen for tok in tokens)]
+        absent = [t for t, options in terms if not present(options, seen.__contains__)]
         if absent:
             return Verdict(False, f"The closest passages do not mention {_join(absent, 'or')}.")
     if config.check_answer_kind and chosen:

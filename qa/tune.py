@@ -6,7 +6,7 @@ import itertools
 from dataclasses import asdict, replace
 from typing import Any, Mapping, Sequence
 
-from .answer import AnswerConfig, Candidate, candidate_sentences, select_sentences
+from .answer import AnswerConfig, Candidate, candidate_sentences, decide
 from .config import FusionConfig
 from .engine import Engine
 from .evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
@@ -72,7 +72,8 @@ def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: An
     they were answered at all, and the abstention rate on out-of-scope questions."""
     candidates = candidates or {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k))
                                 for q in questions}
-    correct = answered = abstained = in_scope = out_scope = 0
+    correct = answered = in_scope = 0
+    abstained: dict[str, list[bool]] = {"near_miss": [], "off_topic": []}
     for q in questions:
         found, chosen, _ = decide(engine, q.question, candidates[q.id], config)
         if q.in_scope:
@@ -80,12 +81,15 @@ def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: An
             answered += found
             correct += found and _correct(engine, q, chosen)
         else:
-            out_scope += 1
-            abstained += not found
+            abstained["near_miss" if q.type == "near_miss" else "off_topic"].append(not found)
+    out_scope = sum(len(v) for v in abstained.values())
     return {"answer_accuracy": correct / in_scope if in_scope else 0.0,
             "answered": answered / in_scope if in_scope else 0.0,
-            "abstention": abstained / out_scope if out_scope else 0.0,
-            "in_scope": in_scope, "out_of_scope": out_scope}
+            "abstention": sum(sum(v) for v in abstained.values()) / out_scope if out_scope else 0.0,
+            "abstention_near_miss": sum(abstained["near_miss"]) / len(abstained["near_miss"]) if abstained["near_miss"] else 0.0,
+            "abstention_off_topic": sum(abstained["off_topic"]) / len(abstained["off_topic"]) if abstained["off_topic"] else 0.0,
+            "in_scope": in_scope, "out_of_scope": out_scope, "near_miss": len(abstained["near_miss"]),
+            "off_topic": len(abstained["off_topic"])}
 
 
 def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) -> list[dict[str, Any]]:

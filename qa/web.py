@@ -92,12 +92,14 @@ def render_hits(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
 
 def render_answer(answer) -> str:
     if not answer.found:
-        closest = " The closest passages are below." if answer.hits else ""
+        reason = f'<div class="qa-reason">{_e(answer.reason)}</div>' if getattr(answer, "reason", "") else ""
+        closest = ('<div class="qa-meta">Closest passages: below, for you to check.</div>' if answer.hits else "")
         return (f'<div class="qa-answer qa-not-found"><strong>Answer</strong>'
-                f'<div class="qa-passage">{_e(answer.text)}{closest}</div></div>')
+                f'<div class="qa-passage">{_e(answer.text)}</div>{reason}{closest}</div>')
     sentences = " ".join(f'{_e(s.text)} <sup class="qa-marker">[{s.marker}]</sup>' for s in answer.sentences)
-    cited = sorted({s.marker for s in answer.sentences})
-    sources = "".join(f'<div class="qa-meta">[{h.rank}] {_e(h.citation)}</div>' for h in answer.hits if h.rank in cited)
+    # Each sentence cites its own paragraph (or page); one line per distinct citation.
+    cited = dict.fromkeys(f"[{s.marker}] {s.citation}" for s in answer.sentences)
+    sources = "".join(f'<div class="qa-meta">{_e(line)}</div>' for line in cited)
     return (f'<div class="qa-answer"><strong>Answer</strong><div class="qa-passage">{sentences}</div>{sources}</div>')
 
 

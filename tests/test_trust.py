@@ -1,0 +1,103 @@
+"""Answers on evidence: reasons, quoted phrases, no repeated passages, near-duplicate articles, sentence citations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import qa
+from qa.answer import AnswerConfig
+from qa.evidence import answer_kind, specific_terms
+
+from conftest import FakeEmbedder
+
+SENTENCES = [
+    "The wheat harvest in the northern provinces reached record levels this year.",
+    "Farmers in Kostanay reported yields far above the average of the last decade.",
+    "Exporters shipped most of the grain through the port of Aktau on the Caspian Sea.",
+    "The ministry expects exports to rise again once the new railway opens.",
+    "Prices for barley fell because the southern harvest was larger than expected.",
+    "Color revolutions in neighbouring states worried the government in the capital.",
+    "Officials said the revolutions of color in the region were a warning.",
+]
+
+
+@pytest.fixture
+def engine(tmp_path) -> qa.Engine:
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    article = "\n\n".join(" ".join(SENTENCES[i:i + 2]) for i in range(0, len(SENTENCES), 2))
+    (corpus / "grain.md").write_text("---\ntitle: Grain Report\n---\n" + article + "\n", encoding="utf-8")
+    # The same article saved again from another site, with its own furniture: one article to a reader.
+    (corpus / "grain-copy.md").write_text("---\ntitle: Grain Report (syndicated)\n---\n" + article
+                                          + "\n\nRead more at the Steppe Wire.\n", encoding="utf-8")
+    (corpus / "horses.md").write_text("---\ntitle: Horses\n---\nThe steppe horse breeders met in Almaty in May.\n",
+                                      encoding="utf-8")
+    return qa.build(corpus, tmp_path / "index", config=qa.IndexConfig(chunk=qa.ChunkConfig(max_words=30, overlap_sentences=1)),
+                    embedder=FakeEmbedder(), cache_dir=tmp_path / "cache")
+
+
+def test_near_duplicate_documents_are_found_and_shown_once(engine):
+    assert engine.duplicates == {"grain-copy": "grain"}
+    assert engine.also_in("grain") == ["grain-copy"]
+    hits = engine.search("wheat harvest exporters barley", k=10, mode="bm25")
+    assert hits and all(h.doc_id != "grain-copy" for h in hits)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_no_two_hits_share_more_than_half_their_text(engine, mode):
+    hits = engine.search("harvest exports grain prices railway", k=10, mode=mode)
+    assert len(hits) >= 3
+    for i, a in enumerate(hits):
+        for b in hits[i + 1:]:
+            if a.doc_id == b.doc_id:
+                shared = min(a.char_end, b.char_end) - max(a.char_start, b.char_start)
+                assert shared <= 0.5 * min(a.char_end - a.char_start, b.char_end - b.char_start)
+
+
+@pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
+def test_quoted_phrase_keeps_only_passages_holding_it(engine, mode):
+    hits = engine.search('"color revolutions" government', k=10, mode=mode)
+    assert hits and all("color revolutions" in h.text.casefold() for h in hits)
+    # Case and punctuation are ignored inside the quotes; the words must still be in order.
+    assert engine.search('“COLOR, revolutions”', k=5, mode=mode)
+    assert engine.search('"revolutions color"', k=5, mode=mode) == []
+
+
+def test_phrase_nothing_holds_gives_no_hits_and_a_reason(engine):
+    answer = engine.ask('"purple elephants" harvest')
+    assert not answer.found and answer.hits == () and "purple elephants" in answer.reason
+
+
+def test_reason_names_what_the_archive_never_mentions(engine):
+    answer = engine.ask("What did Kostanay farmers say about Mars?", config=AnswerConfig(min_evidence=0.0))
+    assert not answer.found
+    assert answer.reason == "The articles mention Kostanay but never Mars."
+    assert answer.hits  # the closest passages are still listed
+
+
+def test_how_many_needs_a_number_in_the_answer(engine):
+    answer = engine.ask("How many farmers live in Kostanay?", config=AnswerConfig(min_evidence=0.0, specific_terms="off"))
+    assert not answer.found and "number" in answer.reason
+
+
+def test_found_answers_cite_each_sentence_in_reading_order(engine):
+    answer = engine.ask("wheat harvest northern provinces record levels Kostanay yields",
+                        config=AnswerConfig(min_evidence=0.0, specific_terms="off", check_answer_kind=False))
+    assert answer.found and answer.reason == ""
+    document = engine.document(answer.sentences[0].doc_id)
+    for s in answer.sentences:
+        assert document.text[s.char_start:s.char_end] == s.text
+        assert s.citation.endswith("¶ 1") or "¶" in s.citation
+    by_doc = [s for s in answer.sentences if s.doc_id == answer.sentences[0].doc_id]
+    assert [s.char_start for s in by_doc] == sorted(s.char_start for s in by_doc)
+
+
+def test_specific_terms_and_answer_kinds():
+    assert specific_terms("What did Nazarbayev say about exploring Mars in 2012?") == ["Nazarbayev", "Mars", "2012"]
+    assert specific_terms("What does the United States get from Kazakhstan?") == ["United States", "Kazakhstan"]
+    assert specific_terms("what did kazakhstan want from the us?") == []
+    assert answer_kind("How many troops are there?") == "quantity"
+    assert answer_kind("When did it open?") == "date"
+    assert answer_kind("Why did it open?") == ""
