@@ -280,7 +280,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     from .engine import open_index
     from .evaluate import evaluate_set, load_eval_set, passage_qrels
     from .report import markdown_table, write_reports
-    from .tune import answer_metrics, choose_answer_config, tune_answers, tune_fusion
+    from .tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
 
     engine = open_index(index_dir)
     questions = load_eval_set(eval_set)
@@ -334,8 +334,12 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
          {"settings": f"chosen ({best.method}, k={best.rrf_k}, w={best.dense_weight}, depth={best.depth})", **test_best}],
         ["settings", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]))
     if answers:
-        answer_rows = tune_answers(engine, train)
+        # Two stages: sentence scoring picks which sentence answers (answerable and off-topic questions),
+        # then the evidence checks decide, with near-miss questions too, when even the best one does not.
+        answer_rows = tune_answers(engine, [q for q in train if q.type != "near_miss"])
         chosen = choose_answer_config(answer_rows)
+        chosen, evidence_rows = tune_evidence(engine, train, chosen)
+        results["evidence_train_top"] = evidence_rows[:10]
         from .answer import AnswerConfig
 
         results["answers"] = {"chosen": chosen.__dict__, "shipped": AnswerConfig().__dict__,
@@ -345,7 +349,8 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
             [{"settings": "chosen on train", **results["answers"]["train"], "split": "train"},
              {"settings": "chosen on train", **results["answers"]["test"], "split": "test"},
              {"settings": "shipped defaults", **results["answers"]["test_shipped"], "split": "test"}],
-            ["settings", "split", "answer_accuracy", "answered", "abstention"]) + f"\n\nChosen: {chosen}")
+            ["settings", "split", "answer_accuracy", "answered", "abstention_near_miss", "abstention_off_topic"])
+            + f"\n\nChosen: {chosen}")
     markdown = "\n\n".join(sections)
     paths = write_reports(results, reports_dir, "tuning", "Tuning on training data", markdown)
     click.echo(markdown + f"\n\nreports: {', '.join(str(p) for p in paths)}")

@@ -185,6 +185,11 @@ class Engine:
         """Documents found at index time to be near-duplicates of ``doc_id`` (shown once, as this one)."""
         return sorted(d for d, canonical in self.duplicates.items() if canonical == doc_id)
 
+    def term_idf(self, token: str) -> float:
+        """BM25's (positive) IDF of a token; a token no passage holds weighs as much as the rarest one."""
+        index = self.bm25.vocabulary.get(token)
+        return float(self.bm25.positive_idf[index]) if index is not None else float(np.log(1 + self.bm25.size))
+
     def document_tokens(self, doc_id: str) -> set[str]:
         """The BM25 tokens of a document, title included (for the answer's evidence checks)."""
         cache = self.__dict__.setdefault("_document_tokens", {})

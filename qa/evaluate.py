@@ -16,7 +16,7 @@ from .engine import MODES, Engine
 from .errors import CorpusError, InvalidArgumentError
 from .records import Chunk
 
-__all__ = ["Relevant", "EvalQuestion", "load_eval_set", "passage_qrels", "run_engine", "score_run",
+__all__ = ["Relevant", "EvalQuestion", "load_eval_set", "passage_qrels", "answer_units", "run_engine", "score_run",
            "RETRIEVAL_METRICS", "evaluate_set", "load_beir", "evaluate_beir", "recall_curve"]
 
 # Reported metric name -> ir-measures measure string; the names match published tables.
@@ -113,6 +113,34 @@ def passage_qrels(engine: Engine, questions: Iterable[EvalQuestion]) -> dict[str
     return qrels
 
 
+def answer_units(engine: Engine, questions: Iterable[EvalQuestion],
+                 runs: Mapping[str, Sequence[str]]) -> tuple[dict[str, dict[str, int]], dict[str, list[str]]]:
+    """Qrels and runs over answers (the quotes) instead of passages.
+
+    Search collapses passages that overlap by more than half into one, as a reader would; two
+    overlapping passages that both hold a quote are then one answer found, not one of two missed.
+    Each retrieved passage stands for the quotes it holds that no earlier passage held (so finding the
+    same answer twice counts once), or for itself when it holds none.
+    """
+    by_id = {c.chunk_id: c for c in engine.chunks}
+    qrels: dict[str, dict[str, int]] = {}
+    units: dict[str, list[str]] = {}
+    for q in questions:
+        if not q.in_scope:
+            continue
+        spans = [(f"{q.id}/{i}", rel.doc_id, *quote_span(engine, rel), rel.grade) for i, rel in enumerate(q.relevant)]
+        qrels[q.id] = {unit: grade for unit, _, _, _, grade in spans}
+        ranked, seen = [], set()
+        for chunk_id in runs.get(q.id, []):
+            chunk = by_id[chunk_id]
+            found = [unit for unit, doc_id, start, end, _ in spans
+                     if doc_id == chunk.doc_id and unit not in seen and _covers(chunk, start, end)]
+            seen.update(found)
+            ranked.extend(found or [chunk_id])
+        units[q.id] = ranked
+    return qrels, units
+
+
 def run_engine(engine: Engine, questions: Mapping[str, str], mode: str, depth: int = 100) -> dict[str, list[str]]:
     """Ranked chunk ids per question id."""
     return {qid: [h.chunk_id for h in engine.search(text, k=depth, mode=mode)]  # type: ignore[arg-type]
@@ -151,10 +179,9 @@ def evaluate_set(engine: Engine, questions: Sequence[EvalQuestion], modes: Seque
     chosen = [q for q in questions if q.in_scope and (split is None or q.split == split)]
     if not chosen:
         raise InvalidArgumentError(f"no in-scope questions{f' in split {split!r}' if split else ''}")
-    qrels = passage_qrels(engine, chosen)
     results: dict[str, Any] = {"questions": len(chosen), "split": split or "all", "modes": {}}
     for mode in modes:
-        run = run_engine(engine, {q.id: q.question for q in chosen}, mode, depth)
+        qrels, run = answer_units(engine, chosen, run_engine(engine, {q.id: q.question for q in chosen}, mode, depth))
         means, per_query = score_run(qrels, run)
         results["modes"][mode] = {"metrics": means, "recall_curve": recall_curve(qrels, run), "per_query": per_query}
     return results

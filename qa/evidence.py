@@ -14,7 +14,6 @@ on the eval set's train split (README, "Answers").
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Callable, Sequence
 
 from .lexicon import known_words
@@ -22,7 +21,7 @@ from .lexicon import known_words
 if TYPE_CHECKING:
     from .answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "judge", "Verdict"]
+__all__ = ["specific_terms", "answer_kind", "Evidence"]
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’'\-]+")
 # Words that open or shape a question; capitalised only because they start it.
@@ -31,17 +30,12 @@ _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how"
                    "give", "show", "name", "i", "in", "on", "at", "the", "a", "an"}
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|" \
                 r"thousands?|millions?|billions?|dozens?|half|third|quarter|percent|several|few|many"
-_HAS_NUMBER = re.compile(rf"\d|\b(?:{_NUMBER_WORDS})\b", re.I)
+# A quantity: a number that is not a year, or a number word ("2003" dates something, it counts nothing).
+_HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?![\d.,%]))\d[\d.,]*|\b(?:{_NUMBER_WORDS})\b", re.I)
 _MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
 _HAS_DATE = re.compile(rf"\b(?:1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|(?:{_MONTHS})(?:\s+\d{{1,2}})?|"
                        rf"(?:19|20)\d0s|yesterday|today|tomorrow|last (?:year|month|week)|next (?:year|month|week)|"
                        rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.I)
-
-
-@dataclass(frozen=True)
-class Verdict:
-    found: bool
-    reason: str = ""  # one line, empty when found
 
 
 def specific_terms(question: str) -> list[str]:
@@ -88,48 +82,85 @@ def answer_kind(question: str) -> str:
     return ""
 
 
-def judge(question: str, chosen: Sequence["Candidate"], config: "AnswerConfig",
-          tokenize: Callable[[str], list[str]], in_archive: Callable[[str], bool],
-          document_tokens: Callable[[str], set[str]]) -> Verdict:
-    """Whether ``chosen`` answers ``question``; when not, the one-line reason.
+class Evidence:
+    """The checks for one question, applied to candidate sentences; built once per question."""
 
-    Terms are compared as the BM25 tokenizer sees them (lower case, stemmed, "U.S." = "US"), so a
-    name matches its possessive and a word its inflections.
+    def __init__(self, question: str, config: "AnswerConfig", tokenize: Callable[[str], list[str]],
+                 in_archive: Callable[[str], bool], document_tokens: Callable[[str], set[str]],
+                 idf: Callable[[str], float] = lambda token: 1.0,
+                 document_text: Callable[[str], str] = lambda doc_id: ""):
+        self.config = config
+        self.document_text = document_text
+        # Every content word of the question, by its weight (IDF): what the answer should be about.
+        self.words = {}
+        for word in _TOKEN.findall(question):
+            for token in tokenize(word):
+                self.words.setdefault(token, (word, idf(token)))
+        self.tokenize = tokenize
+        self.document_tokens = document_tokens
+        self.terms = [(t, options) for t in (specific_terms(question) if config.specific_terms != "off" else [])
+                      if (options := _alternatives(t, tokenize))]
+        self.missing = [t for t, options in self.terms if not _present(options, in_archive)]
+        self.kind = answer_kind(question) if config.check_answer_kind else ""
 
-    Args:
-        tokenize: the index's tokenizer.
-        in_archive: whether a token occurs anywhere in the archive.
-        document_tokens: the set of tokens of a document (by doc_id), title included.
-    """
-    terms = [(t, options) for t in (specific_terms(question) if config.specific_terms != "off" else [])
-             if (options := _alternatives(t, tokenize))]
+    def archive_reason(self) -> str:
+        """Why the archive as a whole cannot answer (too many of the question's specific terms are never in it)."""
+        if not self.terms or _coverage(len(self.missing), len(self.terms)) >= self.config.min_term_coverage:
+            return ""
+        present = [t for t, _ in self.terms if t not in self.missing]
+        return (f"The articles mention {_join(present, 'and')} but never {_join(self.missing, 'or')}." if present
+                else f"The articles never mention {_join(self.missing, 'or')}.")
 
-    def present(options: list[list[str]], has: Callable[[str], bool]) -> bool:
-        return any(all(has(tok) for tok in tokens) for tokens in options)
+    def absent_terms(self, chosen: Sequence["Candidate"]) -> list[str]:
+        """The question's specific terms that the chosen sentences' evidence (the sentences, their passages
+        or their documents, as configured) lacks."""
+        if not self.terms:
+            return []
+        scope = self.config.specific_terms
+        if scope == "sentences":
+            seen = set(self.tokenize(" ".join(c.text for c in chosen)))
+        elif scope == "paragraph":
+            seen = set(self.tokenize(" ".join(f"{c.hit.title} {_paragraph(self.document_text(c.hit.doc_id), c.char_start)}"
+                                              for c in chosen)))
+        elif scope == "passage":
+            seen = set(self.tokenize(" ".join(f"{c.hit.title} {c.hit.text}" for c in chosen)))
+        else:
+            seen = set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
+        return [t for t, options in self.terms if not _present(options, seen.__contains__)]
 
-    missing = [t for t, options in terms if not present(options, in_archive)]
-    if missing:
-        present = [t for t, _ in terms if t not in missing]
-        return Verdict(False, f"The articles mention {_join(present, 'and')} but never {_join(missing, 'or')}."
-                       if present else f"The articles never mention {_join(missing, 'or')}.")
-    if terms and chosen:
-        if config.specific_terms == "sentences":
-            seen = set(tokenize(" ".join(c.text for c in chosen)))
-        elif config.specific_terms == "passage":
-            seen = set(tokenize(" ".join(f"{c.hit.title} {c.hit.text}" for c in chosen)))
-        else:  # "document"
-            seen = set().union(*(document_tokens(c.hit.doc_id) for c in chosen))
-        absent = [t for t, options in terms if not present(options, seen.__contains__)]
-        if absent:
-            return Verdict(False, f"The closest passages do not mention {_join(absent, 'or')}.")
-    if config.check_answer_kind and chosen:
-        kind = answer_kind(question)
+    def reason(self, chosen: Sequence["Candidate"]) -> str:
+        """Why the chosen sentences do not answer, in one line; "" when they do."""
+        absent = self.absent_terms(chosen)
+        if self.terms and _coverage(len(absent), len(self.terms)) < self.config.min_term_coverage:
+            return f"The closest passages do not mention {_join(absent, 'or')}."
+        if self.words and self.config.min_question_coverage > 0:
+            seen = set(self.tokenize(" ".join(c.text for c in chosen)))
+            total = sum(weight for _, weight in self.words.values())
+            covered = sum(weight for token, (_, weight) in self.words.items() if token in seen)
+            if total and covered / total < self.config.min_question_coverage:
+                missing = sorted(((w, word) for token, (word, w) in self.words.items() if token not in seen), reverse=True)
+                return f"The closest passages do not speak of {_join([word for _, word in missing[:2]], 'or')}."
         text = " ".join(c.text for c in chosen)
-        if kind == "quantity" and not _HAS_NUMBER.search(text):
-            return Verdict(False, "The question asks for a number, and the closest passages give none.")
-        if kind == "date" and not _HAS_DATE.search(text):
-            return Verdict(False, "The question asks when, and the closest passages give no date.")
-    return Verdict(True)
+        if self.kind == "quantity" and not _HAS_NUMBER.search(text):
+            return "The question asks for a number, and the closest passages give none."
+        if self.kind == "date" and not _HAS_DATE.search(text):
+            return "The question asks when, and the closest passages give no date."
+        return ""
+
+
+def _paragraph(text: str, offset: int) -> str:
+    """The paragraph (blank-line separated block) of ``text`` that holds ``offset``."""
+    start = text.rfind("\n\n", 0, offset)
+    end = text.find("\n\n", offset)
+    return text[start + 2 if start != -1 else 0: end if end != -1 else len(text)]
+
+
+def _coverage(absent: int, total: int) -> float:
+    return 1.0 - absent / total if total else 1.0
+
+
+def _present(options: list[list[str]], has: Callable[[str], bool]) -> bool:
+    return any(all(has(tok) for tok in tokens) for tokens in options)
 
 
 def _join(terms: Sequence[str], conjunction: str) -> str:

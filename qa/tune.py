@@ -129,3 +129,26 @@ def choose_answer_config(rows: Sequence[dict[str, Any]]) -> AnswerConfig:
     thresholds.sort()
     return replace(AnswerConfig(), dense_weight=key[0], lexical_weight=key[1], rank_weight=key[2],
                    context_weight=key[3], relative_cutoff=key[4], min_evidence=thresholds[len(thresholds) // 2])
+
+
+def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: AnswerConfig,
+                  k: int = 5) -> tuple[AnswerConfig, list[dict[str, Any]]]:
+    """Grid over the evidence checks (qa/evidence.py) with ``base``'s sentence scoring, on (training) questions.
+
+    Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the
+    more lenient setting (answers kept over abstentions), then to the grid's order.
+    """
+    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
+    rows = []
+    for scope, coverage, kind, question_coverage in itertools.product(
+            ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True), (0.0, 0.2, 0.3)):
+        if scope == "off" and coverage != 1.0:
+            continue
+        config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
+                         min_question_coverage=question_coverage)
+        metrics = answer_metrics(engine, questions, config, candidates)
+        handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
+        rows.append({"config": asdict(config), "objective": handled / (metrics["in_scope"] + metrics["out_of_scope"]),
+                     **metrics})
+    rows.sort(key=lambda r: (-r["objective"], -r["answer_accuracy"]))
+    return AnswerConfig(**rows[0]["config"]), rows
