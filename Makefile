@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: setup system-deps run index test test-fast clean
+.PHONY: setup system-deps run index test test-fast mutation clean
 
 setup: $(STAMP)
 
@@ -31,6 +31,14 @@ test: setup system-deps
 
 test-fast: setup
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
+
+# Mutation testing of the core modules (slow: about half an hour on 2 cores); not part of `make test`.
+# Ends with one line per module: `<module>: killed K of N`.
+mutation: setup
+	$(BIN)/pip install --quiet "mutmut>=3.3,<4"
+	rm -rf mutants
+	$(BIN)/mutmut run --max-children 2 > mutants.log 2>&1 || true
+	$(BIN)/python scripts/mutation_report.py
 
 clean:
 	rm -rf index .pytest_cache

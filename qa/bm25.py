@@ -22,15 +22,15 @@ from .errors import IndexCorruptError
 
 __all__ = ["Tokenizer", "BM25Index", "ENGLISH_STOPWORDS", "top_k"]
 
-# NLTK's English stop word list (which, unlike some lists, keeps "us": here it is
-# nearly always "U.S."), minus the negations and "against", which carry meaning in questions.
+# NLTK's English stop word list, minus the negations and "against", which carry meaning in questions.
+# "us" is a stop word as the pronoun; the country, written "US" or "U.S.", is told apart by its capitals.
 ENGLISH_STOPWORDS = frozenset("""
 i me my myself we our ours ourselves you your yours yourself yourselves he him his himself she her hers
 herself it its itself they them their theirs themselves what which who whom this that these those am is are
 was were be been being have has had having do does did doing a an the and but if or because as until while
 of at by for with about between into through during before after above below to from up down in out on off
 over under again further then once here there when where why how all any both each few more most other some
-such only own same so than too very s t can will just don should now d ll m o re ve y
+such only own same so than too very s t can will just don should now d ll m o re ve y us
 """.split())
 
 _ACRONYM = re.compile(r"\b(?:[A-Za-z]\.){2,}")  # U.S., U.K., e.g. -> us, uk, eg
@@ -46,9 +46,25 @@ class Tokenizer:
         self._stemmer = _stemmer(config.stemmer) if config.stemmer else None
 
     def __call__(self, text: str) -> list[str]:
-        text = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text)
-        words = [w for w in _WORD.findall(_POSSESSIVE.sub("", text.lower())) if w not in self.stopwords]
+        text = _ACRONYM.sub(lambda m: m.group(0).replace(".", "").upper(), _POSSESSIVE.sub("", text))
+        found = _WORD.findall(text)
+        words = []
+        for i, word in enumerate(found):
+            lower = word.lower()
+            if lower in self.stopwords and not _is_acronym(found, i):
+                continue
+            words.append(lower)
         return self._stemmer.stemWords(words) if self._stemmer else words
+
+
+def _is_acronym(words: list[str], i: int) -> bool:
+    """An all-capital word in mixed-case text ("US", "IT", "U.S." once its dots are gone) names something;
+    in a line set in capitals ("FROM THE US") its neighbours decide, and there it is a stop word like the rest."""
+    word = words[i]
+    if len(word) < 2 or not word.isupper():
+        return False
+    neighbours = [w for w in words[max(0, i - 1):i] + words[i + 1:i + 2] if any(ch.isalpha() for ch in w)]
+    return not neighbours or not all(w.isupper() for w in neighbours)
 
 
 @lru_cache(maxsize=4)
@@ -169,10 +185,14 @@ class BM25Index:
         return [(int(i), float(scores[i])) for i in order if scores[i] != -np.inf]
 
     def save(self, directory: Path) -> None:
+        from . import store  # looked up at call time, so a test can put real write errors on one file
+
         w = self.weights
-        np.savez(directory / "bm25.npz", data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))
+        with store.writing(directory / "bm25.npz"):
+            np.savez(directory / "bm25.npz", data=w.data, indices=w.indices, indptr=w.indptr, shape=np.asarray(w.shape))
         terms = sorted(self.vocabulary, key=self.vocabulary.__getitem__)
-        (directory / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        with store.writing(directory / "bm25_vocab.json"):
+            (directory / "bm25_vocab.json").write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
 
     @classmethod
     def load(cls, directory: Path, config: BM25Config) -> "BM25Index":

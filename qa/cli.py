@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import textwrap
 import time
@@ -77,6 +78,12 @@ def _filters(publications, authors, doc_ids, since, until) -> dict | None:
     filters = {"publication": list(publications), "author": list(authors), "doc_id": list(doc_ids),
                "since": since, "until": until}
     return {k: v for k, v in filters.items() if v} or None
+
+
+def _one_line(text: str) -> str:
+    """Line breaks and runs of ordinary spaces as one space, for wrapping; every other character (no-break
+    and thin spaces included) stays as the article has it, so a quote can be checked against its source."""
+    return re.sub(r"[ \t\r\n]+", " ", text).strip()
 
 
 def _fail(message: str, code: int) -> None:
@@ -235,7 +242,7 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
             why.append(f"dense #{hit.dense_rank}")
         click.echo(click.style(f"[{hit.rank}] {hit.title or hit.doc_id}", bold=True) + f"  ({', '.join(why)})")
         click.echo(f"    {hit.citation}")
-        click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ", subsequent_indent="    "))
+        click.echo(textwrap.fill(_one_line(hit.text), width=100, initial_indent="    ", subsequent_indent="    "))
         click.echo()
 
 
@@ -263,7 +270,7 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
         click.echo("\nClosest passages:")
         for hit in answer.hits[:3]:
             click.echo(f"[{hit.rank}] {hit.citation}")
-            click.echo(textwrap.fill(" ".join(hit.text.split()), width=100, initial_indent="    ",
+            click.echo(textwrap.fill(_one_line(hit.text), width=100, initial_indent="    ",
                                      subsequent_indent="    "))
 
 

@@ -73,7 +73,9 @@ class DenseIndex:
     def save(self, directory: Path) -> None:
         import faiss
 
-        faiss.write_index(self.index, str(directory / "dense.faiss"))
+        # Serialised here and written by Python, so a full disk or a size limit is an OSError naming the file
+        # (faiss.write_index reports it as a RuntimeError with C++ source locations).
+        (directory / "dense.faiss").write_bytes(faiss.serialize_index(self.index).tobytes())
 
     @classmethod
     def load(cls, directory: Path, index_type: str) -> "DenseIndex":

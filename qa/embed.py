@@ -6,6 +6,8 @@ import hashlib
 import json
 import logging
 import os
+import contextlib
+import errno
 import sqlite3
 from functools import cached_property
 from pathlib import Path
@@ -258,8 +260,18 @@ class EmbeddingCache:
     def __init__(self, directory: Path, fingerprint: str):
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"embeddings-{fingerprint[:16]}.sqlite"
-        self._db = sqlite3.connect(self.path)
-        self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+        with self._errors("open"):
+            self._db = sqlite3.connect(self.path)
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key TEXT PRIMARY KEY, vector BLOB NOT NULL)")
+
+    @contextlib.contextmanager
+    def _errors(self, doing: str):
+        # SQLite reports a full disk or a file-size limit as its own error; callers (the CLI) handle
+        # OSError, which names the file, as for every other file a build writes.
+        try:
+            yield
+        except sqlite3.Error as exc:
+            raise OSError(errno.EIO, f"cannot {doing} the embedding cache ({exc})", str(self.path)) from None
 
     @staticmethod
     def key(text: str) -> str:
@@ -270,12 +282,14 @@ class EmbeddingCache:
         for start in range(0, len(keys), 500):  # stay under SQLite's variable limit
             batch = list(keys[start : start + 500])
             marks = ",".join("?" * len(batch))
-            for key, blob in self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch):
+            with self._errors("read"):
+                rows = self._db.execute(f"SELECT key, vector FROM vectors WHERE key IN ({marks})", batch).fetchall()
+            for key, blob in rows:
                 found[key] = np.frombuffer(blob, dtype=np.float32)
         return found
 
     def put_many(self, keys: Sequence[str], vectors: np.ndarray) -> None:
-        with self._db:
+        with self._errors("write"), self._db:
             self._db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?)",
                                  [(k, np.asarray(v, dtype=np.float32).tobytes()) for k, v in zip(keys, vectors)])
 

@@ -21,9 +21,11 @@ from .config import FusionConfig, IndexConfig
 from .dense import DenseIndex, choose_index_type
 from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
 from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
+from .filters import FILTER_KEYS, document_matches
 from .fuse import reciprocal_rank_fusion, weighted_fusion
 from .load import corpus_hash, load_corpus
 from .records import Chunk, Document, Hit
+from . import store
 from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
 
 if TYPE_CHECKING:
@@ -290,57 +292,6 @@ def _overlap(a: Chunk, b: Chunk) -> float:
     return max(0, shared) / max(1, min(a.char_end - a.char_start, b.char_end - b.char_start))
 
 
-FILTER_KEYS = ("publication", "author", "doc_id", "since", "until")
-
-
-def document_matches(doc: Document, filters: Mapping[str, Any]) -> bool:
-    """Whether ``doc`` passes every filter; text comparisons ignore case."""
-    unknown = set(filters) - set(FILTER_KEYS)
-    if unknown:
-        raise InvalidArgumentError(f"unknown filter {sorted(unknown)[0]!r}; use {', '.join(FILTER_KEYS)}")
-
-    def wanted(key: str) -> list[str]:
-        value = filters.get(key)
-        values = [value] if isinstance(value, str) else list(value or [])
-        return [str(v).strip().casefold() for v in values if str(v).strip()]
-
-    if (ids := filters.get("doc_id")) and doc.doc_id not in ([ids] if isinstance(ids, str) else list(ids)):
-        return False
-    if (publications := wanted("publication")) and doc.publication.casefold() not in publications:
-        return False
-    if (authors := wanted("author")) and not any(a.casefold() in authors for a in doc.authors):
-        return False
-    since, until = _check_date(filters.get("since"), "since"), _check_date(filters.get("until"), "until")
-    if since or until:
-        if not doc.date:
-            return False
-        # A partial date ("2011", "2011-07") covers a span: it passes if any day of it is in range.
-        latest = doc.date + "-12-31"[len(doc.date) - 4:] if len(doc.date) < 10 else doc.date
-        earliest = doc.date + "-01-01"[len(doc.date) - 4:] if len(doc.date) < 10 else doc.date
-        if since and latest[:10] < since:
-            return False
-        if until and earliest[:10] > until:
-            return False
-    return True
-
-
-def _check_date(value: Any, name: str) -> str:
-    if value in (None, ""):
-        return ""
-    import datetime as dt
-
-    text = str(value)
-    for fmt, pad in (("%Y-%m-%d", ""), ("%Y-%m", "-01"), ("%Y", "-01-01")):
-        try:
-            dt.datetime.strptime(text, fmt)
-        except ValueError:
-            continue
-        if name == "until" and pad:  # "until 2013" means through the end of 2013
-            return text + ("-12-31" if pad == "-01-01" else "-31")
-        return text + pad
-    raise InvalidArgumentError(f"{name} of {text!r} is not a date; write it as YYYY-MM-DD, YYYY-MM or YYYY")
-
-
 def clean_query(query: object) -> str:
     if not isinstance(query, str):
         raise InvalidQueryError(f"the question must be text, not {type(query).__name__}")
@@ -436,15 +387,19 @@ def save_index(index_dir: Path, manifest: dict, documents: Sequence[Document], c
                bm25: BM25Index, dense: DenseIndex) -> None:
     """Write an index directory aside and swap it in whole (see ``store.write_index_dir``)."""
     with write_index_dir(index_dir) as staging:
-        write_jsonl(staging / "documents.jsonl", [
-            {"doc_id": d.doc_id, "title": d.title, "text": d.text, "metadata": d.metadata, "source": d.source}
-            for d in documents])
-        write_jsonl(staging / "chunks.jsonl", [
-            {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "char_start": c.char_start, "char_end": c.char_end,
-             "position": c.position, **({"page": c.page} if c.page is not None else {})} for c in chunks])
-        bm25.save(staging)
-        dense.save(staging)
-        write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
+        with store.writing(staging / "documents.jsonl"):
+            write_jsonl(staging / "documents.jsonl", [
+                {"doc_id": d.doc_id, "title": d.title, "text": d.text, "metadata": d.metadata, "source": d.source}
+                for d in documents])
+        with store.writing(staging / "chunks.jsonl"):
+            write_jsonl(staging / "chunks.jsonl", [
+                {"chunk_id": c.chunk_id, "doc_id": c.doc_id, "char_start": c.char_start, "char_end": c.char_end,
+                 "position": c.position, **({"page": c.page} if c.page is not None else {})} for c in chunks])
+        bm25.save(staging)  # names its own files in errors
+        with store.writing(staging / "dense.faiss"):
+            dense.save(staging)
+        with store.writing(staging / "manifest.json"):
+            write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
 
 
 def _up_to_date(index_dir: Path, content_hash: str, config: IndexConfig, embedder: Embedder) -> bool:

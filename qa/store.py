@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import contextlib
+import errno
 import json
 import logging
 import os
@@ -19,7 +21,8 @@ __all__ = ["FORMAT_VERSION", "write_index_dir", "read_manifest", "write_jsonl", 
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+# 2: the BM25 tokenizer tells "US"/"U.S." (kept) from the pronoun "us" (a stop word) by case.
+FORMAT_VERSION = 2
 MANIFEST = "manifest.json"
 
 
@@ -98,6 +101,20 @@ def read_manifest(index_dir: Path) -> dict[str, Any]:
         if not isinstance(manifest.get(key), dict):
             raise IndexCorruptError(f"{path} lacks its {key!r} section; rebuild with `qa index CORPUS --index {index_dir}`")
     return manifest
+
+
+@contextlib.contextmanager
+def writing(path: Path) -> Iterator[None]:
+    """Name ``path`` in any error while writing it: zipfile (NumPy) and FAISS report a full disk or a
+    file-size limit without the file name, and FAISS as a RuntimeError."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename:
+            raise
+        raise OSError(exc.errno, exc.strerror or str(exc), str(path)) from None
+    except RuntimeError as exc:
+        raise OSError(errno.EIO, f"cannot write ({str(exc).splitlines()[0][:120]})", str(path)) from None
 
 
 def write_jsonl(path: Path, records: list[dict[str, Any]]) -> None:

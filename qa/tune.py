@@ -103,10 +103,11 @@ def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) 
     rows = []
     weights = [w for w in itertools.product((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), repeat=4) if 0.99 < sum(w) < 1.01
                and (w[0] + w[1] + w[3]) > 0]
-    for (dense, lexical, rank, context), threshold, cutoff in itertools.product(
-            weights, (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (0.8, 0.9)):
+    for (dense, lexical, rank, context), threshold, cutoff, short in itertools.product(
+            weights, (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5), (0.8, 0.9), (0, 6, 10, 14)):
         config = replace(AnswerConfig(), dense_weight=dense, lexical_weight=lexical, rank_weight=rank,
-                         context_weight=context, min_evidence=threshold, relative_cutoff=cutoff)
+                         context_weight=context, min_evidence=threshold, relative_cutoff=cutoff,
+                         short_sentence_words=short)
         metrics = answer_metrics(engine, questions, config, candidates)
         handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
         objective = handled / (metrics["in_scope"] + metrics["out_of_scope"])
@@ -123,12 +124,14 @@ def choose_answer_config(rows: Sequence[dict[str, Any]]) -> AnswerConfig:
     for row in rows:
         if row["objective"] >= best - 1e-12:
             c = row["config"]
-            key = (c["dense_weight"], c["lexical_weight"], c["rank_weight"], c["context_weight"], c["relative_cutoff"])
+            key = (c["dense_weight"], c["lexical_weight"], c["rank_weight"], c["context_weight"], c["relative_cutoff"],
+                   c["short_sentence_words"])
             plateaus.setdefault(key, []).append(c["min_evidence"])
     key, thresholds = max(plateaus.items(), key=lambda kv: (len(kv[1]), kv[0]))
     thresholds.sort()
     return replace(AnswerConfig(), dense_weight=key[0], lexical_weight=key[1], rank_weight=key[2],
-                   context_weight=key[3], relative_cutoff=key[4], min_evidence=thresholds[len(thresholds) // 2])
+                   context_weight=key[3], relative_cutoff=key[4], short_sentence_words=key[5],
+                   min_evidence=thresholds[len(thresholds) // 2])
 
 
 def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: AnswerConfig,

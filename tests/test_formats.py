@@ -142,12 +142,19 @@ def test_cli_add_copies_and_indexes_only_new_passages(mixed_corpus, tmp_path, ca
     first = fake.documents_encoded
     new = tmp_path / "incoming"
     new.mkdir()
-    make_docx(new / "second-memo.docx")
-    (new / "second-memo.docx").rename(new / "uranium-memo.docx")
-    code, _, err = run_cli(["add", str(new / "uranium-memo.docx"), "--corpus", str(mixed_corpus), "--index", str(index), "-q"], capsys)
+    import docx
+
+    document = docx.Document()
+    document.core_properties.title = "Memo on Camel Caravans"
+    document.add_paragraph("Camel caravans crossed the Betpak-Dala desert to reach Balkhash in autumn.")
+    document.save(str(new / "caravans.docx"))
+    assert qa.open(index, embedder=fake).search("camel caravans Balkhash", k=1, mode="bm25") == []
+    code, _, err = run_cli(["add", str(new / "caravans.docx"), "--corpus", str(mixed_corpus), "--index", str(index), "-q"], capsys)
     assert code == 0, err
-    assert (mixed_corpus / "uranium-memo.docx").exists()
-    # Same paragraphs as memo.docx: the cache has them, so nothing new is embedded.
-    assert fake.documents_encoded == first
+    assert (mixed_corpus / "caravans.docx").exists()
+    # Only the new document's passage was embedded; the rest came from the cache.
+    assert fake.documents_encoded == first + 1
+    hit = qa.open(index, embedder=fake).search("camel caravans Balkhash", k=1, mode="bm25")[0]
+    assert hit.doc_id == "caravans" and "Betpak-Dala" in hit.text
     code, _, err = run_cli(["add", str(tmp_path / "missing.pdf"), "--corpus", str(mixed_corpus), "--index", str(index)], capsys)
     assert code == 1 and "no such file" in err and err.count("\n") == 1

@@ -29,9 +29,12 @@ def test_every_mode_answers_a_factual_question(real_engine, mode):
 
 
 def test_dense_finds_a_paraphrase_bm25_cannot(real_engine):
-    question = "Which Asian premier travelled to Astana for the first time to talk about uranium?"
+    # No word of the question is in the Koizumi passage ("Japanese Prime Minister … uranium cooperation").
+    question = "Which head of government from Tokyo came to talk about nuclear fuel?"
     dense = real_engine.search(question, k=3, mode="dense")
     assert any("Koizumi" in h.text for h in dense)
+    bm25 = real_engine.search(question, k=10, mode="bm25")
+    assert bm25 and not any("Koizumi" in h.text for h in bm25)
 
 
 def test_manifest_records_the_weights_hash(real_engine):

@@ -63,11 +63,13 @@ def test_api_ask_returns_cited_verbatim_sentences(server):
 def test_api_reports_bad_input_and_a_missing_index(server, tmp_path):
     from gradio_client import Client
 
-    with pytest.raises(Exception, match="k of 0"):
+    from gradio_client.exceptions import AppError
+
+    with pytest.raises(AppError, match="k of 0"):
         Client(server, verbose=False).predict("oil", 0, "hybrid", api_name="/search")
     demo, url = launch(tmp_path / "no-index")
     try:
-        with pytest.raises(Exception, match="qa index"):
+        with pytest.raises(AppError, match="qa index"):
             Client(url, verbose=False).predict("oil", 3, "hybrid", api_name="/search")
     finally:
         demo.close()
@@ -84,14 +86,22 @@ def _browser():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     manager, browser = _browser()
-    page = browser.new_page(viewport={"width": 1280, "height": 1600})
+    yield browser
+    browser.close()
+    manager.stop()
+
+
+@pytest.fixture
+def page(server, browser):
+    """A fresh page for each test: no mode, filter or answer carried over from the test before."""
+    context = browser.new_context(viewport={"width": 1280, "height": 1600})
+    page = context.new_page()
     page.goto(server)
     page.wait_for_selector("#qa-question textarea")
     yield page
-    browser.close()
-    manager.stop()
+    context.close()
 
 
 def ask(page, question: str) -> None:
@@ -114,7 +124,16 @@ def test_question_by_enter_shows_weitz_with_citation(page, tmp_path):
     shot = REPO / "docs" / "screenshot.png" if os.environ.get("QA_UPDATE_SCREENSHOT") else tmp_path / "page.png"
     shot.parent.mkdir(exist_ok=True)
     page.screenshot(path=str(shot), full_page=False)
-    assert shot.stat().st_size > 10_000
+    # The answer and the first card are on screen, not below the fold, and the picture is a rendered page.
+    viewport = page.viewport_size
+    for selector in ("#qa-answer", "#qa-results"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["y"] < viewport["height"] and box["height"] > 20, selector
+    from PIL import Image
+
+    with Image.open(shot) as image:
+        assert image.size == (viewport["width"], viewport["height"])
+        assert len(image.convert("RGB").getcolors(maxcolors=1 << 20) or []) > 100  # text, not a blank page
 
 
 @pytest.mark.browser
