@@ -104,13 +104,17 @@ def cli() -> None:
 @click.option("--model", default=None, help="Embedding model: the bundled default, a local path, or a cached name.")
 @click.option("--max-words", type=click.IntRange(min=1), default=None, help="Target passage size in words.")
 @click.option("--overlap", type=click.IntRange(min=0), default=None, help="Sentences shared by consecutive passages.")
+@click.option("--encoder", type=click.Choice(["onnx", "onnx-int8", "sentence-transformers"]), default=None,
+              help="How passages are embedded (default onnx: the same vectors as sentence-transformers, faster).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: int | None, overlap: int | None,
-                  quiet: bool) -> None:
+                  encoder: str | None, quiet: bool) -> None:
     """Build or refresh the index from CORPUS (a folder of articles or a .jsonl file)."""
     from .config import IndexConfig
 
     config = IndexConfig()
+    if encoder:
+        config = replace(config, dense=replace(config.dense, encoder=encoder))
     if model:
         config = replace(config, dense=replace(config.dense, model=model))
     if max_words is not None:
@@ -367,9 +371,22 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
 @click.option("--chunks", "sizes", multiple=True, type=click.IntRange(min=100),
               help="Corpus sizes in passages (repeatable; default 10000, 100000, 1000000).")
 @click.option("--index-type", type=click.Choice(["auto", "flat", "hnsw"]), default="auto", show_default=True)
+@click.option("--embed", "embed_corpus", default=None, type=click.Path(path_type=Path),
+              help="Instead: embed real passages of this corpus with each encoder and compare them.")
+@click.option("--limit", default=1500, show_default=True, type=click.IntRange(min=1),
+              help="With --embed: how many passages.")
 @click.option("--json", "as_json", is_flag=True, help="End with one JSON line (the last size, plus all runs).")
-def bench_command(sizes: tuple[int, ...], index_type: str, as_json: bool) -> None:
-    """Benchmark query latency, build time, size and memory at scale (not a test)."""
+def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | None, limit: int,
+                  as_json: bool) -> None:
+    """Benchmark query latency, build time, size and memory at scale, or encoders on real text (not a test)."""
+    if embed_corpus is not None:
+        from .bench_embed import bench_encoders, embed_json, embed_table
+
+        result = bench_encoders(embed_corpus, limit)
+        click.echo(embed_table(result))
+        if as_json:
+            click.echo(embed_json(result))
+        return
     from .bench import run_bench, table, to_json
 
     results = []

@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import json
 import logging
 import os
-import contextlib
-import errno
 import sqlite3
 from functools import cached_property
 from pathlib import Path
-from typing import Protocol, Sequence, runtime_checkable
+from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
@@ -19,7 +19,13 @@ from .config import DEFAULT_MODEL
 from .errors import ModelError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "EmbeddingCache", "embed_cached", "default_cache_dir",
-           "resolve_model_path", "OnnxQueryEncoder", "export_onnx"]
+           "resolve_model_path", "OnnxQueryEncoder", "export_onnx", "quantize_onnx", "ENCODERS", "Encoder"]
+
+Encoder = Literal["onnx", "onnx-int8", "sentence-transformers"]
+ENCODERS: tuple[str, ...] = ("onnx", "onnx-int8", "sentence-transformers")
+# An export is kept only if its vectors match sentence-transformers' this closely (cosine, worst probe).
+_EXACT_COSINE = 0.9999
+_INT8_COSINE = 0.98
 
 logger = logging.getLogger(__name__)
 
@@ -59,10 +65,17 @@ def resolve_model_path(model: str) -> Path | None:
 class SentenceTransformerEmbedder:
     """A sentence-transformers model, loaded on first use, never fetched from a hub."""
 
-    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu"):
+    def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu",
+                 encoder: Encoder = "sentence-transformers"):
+        if encoder not in ENCODERS:
+            from .errors import InvalidArgumentError
+
+            raise InvalidArgumentError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         self.name = model
         self.batch_size = batch_size
         self.device = device
+        # How passages are embedded: ONNX Runtime (the verified export, or its int8 quantization) or torch.
+        self.encoder: str = encoder
         self._path = resolve_model_path(model)
 
     @cached_property
@@ -97,9 +110,48 @@ class SentenceTransformerEmbedder:
     def dimension(self) -> int:
         return int(self.model.get_embedding_dimension())
 
+    @property
+    def cache_key(self) -> str:
+        """Identity of the vectors this embedder writes: weights and encoder (int8 vectors differ)."""
+        if self.encoder == "sentence-transformers":
+            return self.fingerprint  # as before encoders existed, so existing caches stay valid
+        return hashlib.sha256(f"{self.fingerprint}:{self.encoder}".encode()).hexdigest()
+
+    def use_encoder(self, encoder: str) -> None:
+        """Embed passages with ``encoder`` ("onnx", "onnx-int8"); falls back to sentence-transformers
+        (with a warning) when the model cannot be exported."""
+        self.encoder = encoder
+        path = self.ensure_onnx_export()  # questions use it whatever embeds the passages
+        if encoder == "sentence-transformers":
+            return
+        if path is not None and encoder == "onnx-int8":
+            path = self.ensure_int8_export(path)
+        if path is None:
+            logger.warning("no verified %s export of %s: passages are embedded with sentence-transformers",
+                           encoder, self.name)
+            self.encoder = "sentence-transformers"
+
+    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
+        if self.encoder != "sentence-transformers":
+            batch = self._batch_encoder()
+            if batch is not None:
+                return batch.encode_batch(texts, self.batch_size)
+        return self._encode(self.model.encode_document, texts)
+
+    def _batch_encoder(self) -> "OnnxQueryEncoder | None":
+        if getattr(self, "_batch", None) is None or self._batch_kind != self.encoder:
+            path = onnx_path(self.fingerprint, int8=self.encoder == "onnx-int8")
+            self._batch, self._batch_kind = None, self.encoder
+            if self._path is not None and path.is_file():
+                self._batch = OnnxQueryEncoder(path, self._path, threads=os.cpu_count() or 1)
+        return self._batch
+
     def encode_queries(self, texts: Sequence[str]) -> np.ndarray:
         # A verified ONNX export answers without importing torch: 4 ms instead of 12, and a
-        # one-shot `qa search` starts in about a second instead of ten.
+        # one-shot `qa search` starts in about a second instead of ten. An int8 index is asked in int8,
+        # so questions and passages come from the same encoder.
+        if self.encoder == "onnx-int8" and self._batch_encoder() is not None:
+            return self._batch.encode(texts)
         onnx = self._onnx_encoder()
         if onnx is not None:
             return onnx.encode(texts)
@@ -125,6 +177,17 @@ class SentenceTransformerEmbedder:
                     logger.info("not using the ONNX query encoder: %s", exc)
         return self._onnx
 
+    def ensure_int8_export(self, exact: Path) -> Path | None:
+        """The dynamic int8 quantization of the exact export, made once per weights and verified."""
+        path = onnx_path(self.fingerprint, int8=True)
+        if not path.is_file():
+            try:
+                quantize_onnx(exact, path, self.model, self._path)
+            except Exception as exc:
+                logger.info("no int8 export for %s: %s", self.name, exc)
+                return None
+        return path
+
     def ensure_onnx_export(self) -> Path | None:
         """Export the model for fast queries, once per weights; None where that is not possible."""
         if self._path is None:
@@ -138,8 +201,6 @@ class SentenceTransformerEmbedder:
                 return None
         return path
 
-    def encode_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._encode(self.model.encode_document, texts)
 
     def _encode(self, encode, texts: Sequence[str]) -> np.ndarray:
         vectors = encode(list(texts), batch_size=self.batch_size, normalize_embeddings=True,
@@ -171,12 +232,40 @@ def _sha256_file(path: Path) -> str:
     return memo[key]
 
 
-def onnx_path(fingerprint: str) -> Path:
-    return default_cache_dir() / "onnx" / f"{fingerprint[:16]}.onnx"
+def onnx_path(fingerprint: str, int8: bool = False) -> Path:
+    # v2: verified to a cosine of 0.9999 (v1 files were checked to 0.999 only).
+    return default_cache_dir() / "onnx" / f"{fingerprint[:16]}{'-int8' if int8 else ''}.v2.onnx"
 
 
 _PROBES = ["what did Kazakhstan want from the US?", "x", "A longer question about pipelines, oil and the "
-           "Caspian Sea, with punctuation; numbers like 1991 and US$ 20 billion. " * 8]
+           "Caspian Sea, with punctuation; numbers like 1991 and US$ 20 billion. " * 8,
+           "Kazakhstan’s main complaint is that the U.S. does not compensate Kazakhstan suitably for its critical "
+           "role in supporting U.S. regional goals. Fundamentally, Kazakhstan’s government feels taken for granted.",
+           "Naïve café‑owners — “quoted” <text> & 5\u00a0% more; ﬁne ligatures.",
+           "The mitochondrial protein was expressed at higher levels in treated mice than in controls (p < 0.01)."]
+
+
+def _verify(encoder: "OnnxQueryEncoder", model, minimum: float) -> float:
+    reference = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
+    similarity = float(np.min(np.sum(encoder.encode_batch(_PROBES, 4) * reference, axis=1)))
+    if similarity < minimum:
+        raise ValueError(f"the ONNX export's vectors differ (worst cosine {similarity:.5f} < {minimum})")
+    return similarity
+
+
+def quantize_onnx(exact: Path, target: Path, model, model_dir: Path) -> None:
+    """Dynamic int8 quantization (ONNX Runtime; weights per channel) of the exact export, kept only if
+    its vectors stay within a cosine of 0.98 of sentence-transformers' on every probe."""
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    staging = target.with_suffix(".tmp")
+    quantize_dynamic(str(exact), str(staging), weight_type=QuantType.QInt8, per_channel=True)
+    try:
+        _verify(OnnxQueryEncoder(staging, model_dir), model, _INT8_COSINE)
+    except ValueError:
+        staging.unlink()
+        raise
+    staging.replace(target)
 
 
 def export_onnx(model, model_dir: Path, target: Path) -> None:
@@ -202,25 +291,25 @@ def export_onnx(model, model_dir: Path, target: Path) -> None:
     torch.onnx.export(LastHidden(model[0].auto_model.eval()), tuple(sample[n] for n in names), str(staging),
                       input_names=names, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                       dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names + ["last_hidden_state"]})
-    encoder = OnnxQueryEncoder(staging, model_dir)
-    reference = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
-    similarity = float(np.min(np.sum(encoder.encode(_PROBES) * reference, axis=1)))
-    if similarity < 0.999:
+    try:
+        _verify(OnnxQueryEncoder(staging, model_dir), model, _EXACT_COSINE)
+    except ValueError:
         staging.unlink()
-        raise ValueError(f"the ONNX export's vectors differ (cosine {similarity:.5f})")
+        raise
     staging.replace(target)
 
 
 class OnnxQueryEncoder:
     """Question vectors from ONNX Runtime and the model's own tokenizer: mean pooling, L2 norm."""
 
-    def __init__(self, onnx_file: Path, model_dir: Path):
+    def __init__(self, onnx_file: Path, model_dir: Path, threads: int = 1):
         import onnxruntime
         from tokenizers import Tokenizer
 
         options = onnxruntime.SessionOptions()
-        # One query needs one thread, and idle ORT threads spinning slow FAISS down on 2 cores.
-        options.intra_op_num_threads = 1
+        # One query needs one thread (batches of passages use every core), and idle ORT threads
+        # spinning slow FAISS down on 2 cores.
+        options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         options.add_session_config_entry("session.inter_op.allow_spinning", "0")
@@ -230,6 +319,34 @@ class OnnxQueryEncoder:
         # The bundled tokenizer.json pads and truncates to 128; sentence-transformers uses no padding and 256.
         self.tokenizer.no_padding()
         self.tokenizer.enable_truncation(max_length=int(config.get("max_seq_length", 256)))
+
+    def encode_batch(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+        """Many texts at once: sorted by length so a batch pads little, each padded to a multiple of 16
+        tokens, so a text's vector depends on the text alone, never on its batch-mates."""
+        encodings = self.tokenizer.encode_batch(list(texts))
+        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+        out = np.zeros((len(texts), 0), dtype=np.float32)
+        vectors: list[np.ndarray | None] = [None] * len(texts)
+        for start in range(0, len(order), batch_size):
+            group = order[start:start + batch_size]
+            buckets: dict[int, list[int]] = {}
+            for i in group:
+                buckets.setdefault(-(-len(encodings[i].ids) // 16) * 16, []).append(i)
+            for width, members in buckets.items():
+                ids = np.zeros((len(members), width), dtype=np.int64)
+                mask = np.zeros((len(members), width), dtype=np.int64)
+                types = np.zeros((len(members), width), dtype=np.int64)
+                for row, i in enumerate(members):
+                    n = len(encodings[i].ids)
+                    ids[row, :n], mask[row, :n], types[row, :n] = encodings[i].ids, encodings[i].attention_mask, encodings[i].type_ids
+                hidden = self.session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
+                pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.maximum(mask.sum(axis=1, keepdims=True), 1)
+                pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+                for row, i in enumerate(members):
+                    vectors[i] = pooled[row]
+        if not texts:
+            return out
+        return np.ascontiguousarray(np.stack(vectors), dtype=np.float32)
 
     def encode(self, texts: Sequence[str]) -> np.ndarray:
         vectors = []

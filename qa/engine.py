@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 import numpy as np
 
 from .bm25 import BM25Index
-from .chunk import chunk_documents
+from .chunk import chunk_document
 from .cite import format_citation
 from .config import FusionConfig, IndexConfig
 from .dense import DenseIndex, choose_index_type
@@ -23,7 +24,7 @@ from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, defaul
 from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
 from .filters import FILTER_KEYS, document_matches
 from .fuse import reciprocal_rank_fusion, weighted_fusion
-from .load import corpus_hash, load_corpus
+from .load import corpus_hash, load_corpus, parallel_map
 from .records import Chunk, Document, Hit
 from . import store
 from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
@@ -315,7 +316,8 @@ def check_k(k: object) -> int:
 
 
 def _model_manifest(embedder: Embedder, dimension: int) -> dict:
-    return {"name": embedder.name, "weights_sha256": embedder.fingerprint, "dimension": dimension}
+    return {"name": embedder.name, "weights_sha256": embedder.fingerprint, "dimension": dimension,
+            "encoder": getattr(embedder, "encoder", "sentence-transformers")}
 
 
 def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfig | None = None,
@@ -346,19 +348,26 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
     embedder = embedder or SentenceTransformerEmbedder(config.dense.model, batch_size=config.dense.batch_size)
     started = time.perf_counter()
     skipped: list[str] = []
-    documents = load_corpus(corpus, strict=strict, skipped=skipped)
+    documents = load_corpus(corpus, strict=strict, skipped=skipped, progress=progress)
     content_hash = corpus_hash(documents)
-    if hasattr(embedder, "ensure_onnx_export"):
-        embedder.ensure_onnx_export()  # once per model: fast, torch-free question embedding afterwards
     if _up_to_date(index_dir, content_hash, config, embedder):
         logger.info("index at %s is up to date", index_dir)
+        if hasattr(embedder, "use_encoder"):
+            embedder.use_encoder(config.dense.encoder)  # questions go through the index's encoder
         return open_index(index_dir, embedder=embedder)
 
     by_id = {d.doc_id: d for d in documents}
-    chunks = chunk_documents(documents, config.chunk)
+    # pysbd costs ~10 ms a document: large corpora are chunked in worker processes, in document order.
+    chunks = [c for doc_chunks in parallel_map(functools.partial(chunk_document, config=config.chunk), documents,
+                                               "chunking", progress, parallel=len(documents) >= 200)
+              for c in doc_chunks]
+    if hasattr(embedder, "use_encoder"):
+        # Exports once per weights (verified); every passage of this index goes through the same encoder.
+        embedder.use_encoder(config.dense.encoder)
     texts = [passage_text(by_id[c.doc_id], c) for c in chunks]
     bm25 = BM25Index.build(texts, config.bm25)
-    cache = EmbeddingCache(Path(cache_dir) if cache_dir else default_cache_dir(), embedder.fingerprint)
+    cache = EmbeddingCache(Path(cache_dir) if cache_dir else default_cache_dir(),
+                           getattr(embedder, "cache_key", embedder.fingerprint))
     try:
         vectors, embedded = embed_cached(embedder, texts, cache, progress=progress)
     finally:
@@ -450,7 +459,8 @@ def open_index(index: str | Path = "index", *, embedder: Embedder | None = None,
     if not (bm25.size == dense.size == len(chunks)):
         raise IndexCorruptError(f"the index at {index_dir} is inconsistent ({len(chunks)} passages, {bm25.size} in BM25, "
                                 f"{dense.size} in FAISS); rebuild with `qa index`")
-    embedder = embedder or SentenceTransformerEmbedder(built_with, batch_size=config.dense.batch_size)
+    embedder = embedder or SentenceTransformerEmbedder(built_with, batch_size=config.dense.batch_size,
+                                                       encoder=manifest["model"].get("encoder", "sentence-transformers"))
     return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
 
 

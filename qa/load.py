@@ -27,7 +27,8 @@ _MAX_TITLE_CHARS = 200
 _MARKDOWN_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.+?)[ \t#]*$", re.M)
 
 
-def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | None = None) -> list[Document]:
+def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | None = None,
+                progress: bool = False) -> list[Document]:
     """Load every document under ``path``.
 
     Args:
@@ -47,7 +48,7 @@ def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | Non
         raise CorpusError(f"corpus not found: {path} (give a folder of articles or a .jsonl file)")
     skipped = skipped if skipped is not None else []
     documents = load_jsonl(path) if path.is_file() and path.suffix.lower() == ".jsonl" else (
-        _load_single(path, strict, skipped) if path.is_file() else load_folder(path, strict, skipped))
+        _load_single(path, strict, skipped) if path.is_file() else load_folder(path, strict, skipped, progress))
     if not documents:
         why = f"; skipped {len(skipped)}: {skipped[0]}{' …' if len(skipped) > 1 else ''}" if skipped else ""
         raise CorpusError(f"corpus {path} holds no readable document with text "
@@ -59,16 +60,68 @@ def load_corpus(path: str | Path, strict: bool = False, skipped: list[str] | Non
     return sorted(documents, key=lambda d: d.doc_id)
 
 
-def load_folder(folder: Path, strict: bool = False, skipped: list[str] | None = None) -> list[Document]:
-    documents = []
+# Below this many files, starting worker processes costs more than it saves.
+PARALLEL_FROM_FILES = 32
+
+
+def load_folder(folder: Path, strict: bool = False, skipped: list[str] | None = None,
+                progress: bool = False) -> list[Document]:
+    """Every supported file under ``folder`` (hidden ones left out), read in worker processes when there
+    are many: PDF layout and OCR cost far more than a Python process. The order is the files' sorted
+    order whatever the workers do, so document and chunk ids are the same on every run."""
     skipped = skipped if skipped is not None else []
-    for file in sorted(p for p in folder.rglob("*") if p.is_file()):
-        if any(part.startswith(".") for part in file.relative_to(folder).parts):
-            continue  # hidden files and folders (.git, editor swap files)
-        doc = _load_or_skip(file, file.relative_to(folder).with_suffix("").as_posix(), strict, skipped)
-        if doc is not None:
+    files = [f for f in sorted(p for p in folder.rglob("*") if p.is_file())
+             if not any(part.startswith(".") for part in f.relative_to(folder).parts)]  # .git, swap files
+    jobs = [(f, f.relative_to(folder).with_suffix("").as_posix()) for f in files]
+    documents = []
+    for doc, reason in parallel_map(_read_job, jobs, "reading", progress, parallel=len(jobs) >= PARALLEL_FROM_FILES):
+        if reason:
+            if strict:
+                raise CorpusError(f"cannot read {reason}")
+            skipped.append(reason)
+            logger.warning("skipped %s", reason)
+        elif doc is not None:
             documents.append(doc)
     return documents
+
+
+def _read_job(job: tuple[Path, str]) -> tuple[Document | None, str]:
+    """One file in a worker: the document, or why it was skipped (warnings are logged by the parent)."""
+    file, doc_id = job
+    reasons: list[str] = []
+    doc = _load_or_skip(file, doc_id, strict=False, skipped=reasons, log=False)
+    return doc, reasons[0] if reasons else ""
+
+
+def parallel_map(function, items: list, stage: str, progress: bool = False, parallel: bool = True) -> list:
+    """``[function(x) for x in items]``, in worker processes (one per core) when ``parallel``, results in
+    the items' order; a progress bar with rate and ETA names the stage."""
+    import os
+
+    from tqdm.auto import tqdm
+
+    workers = os.cpu_count() or 1
+    with tqdm(total=len(items), desc=stage, unit="doc" if stage == "reading" else "item", disable=not progress) as bar:
+        if not parallel or workers < 2 or len(items) < 2:
+            results = []
+            for item in items:
+                results.append(function(item))
+                bar.update(1)
+            return results
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # "fork" where there is one: "spawn" re-imports the caller's main module, which breaks scripts that
+        # call qa.build without a `__main__` guard. The build reads and chunks before it loads any model, so
+        # no torch or ONNX Runtime threads exist yet to be copied into the workers.
+        methods = multiprocessing.get_all_start_methods()
+        context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            results = []
+            for result in pool.map(function, items, chunksize=max(1, min(64, len(items) // (workers * 8)))):
+                results.append(result)
+                bar.update(1)
+            return results
 
 
 def _load_single(file: Path, strict: bool, skipped: list[str]) -> list[Document]:
@@ -76,7 +129,7 @@ def _load_single(file: Path, strict: bool, skipped: list[str]) -> list[Document]
     return [doc] if doc is not None else []
 
 
-def _load_or_skip(file: Path, doc_id: str, strict: bool, skipped: list[str]) -> Document | None:
+def _load_or_skip(file: Path, doc_id: str, strict: bool, skipped: list[str], log: bool = True) -> Document | None:
     """One file as a document; an unreadable or unsupported one is skipped with a one-line warning."""
     try:
         if file.suffix.lower() not in SUPPORTED_SUFFIXES:
@@ -91,7 +144,8 @@ def _load_or_skip(file: Path, doc_id: str, strict: bool, skipped: list[str]) -> 
             raise
         reason = str(exc).removeprefix("cannot read ")
         skipped.append(reason)
-        logger.warning("skipped %s", reason)
+        if log:
+            logger.warning("skipped %s", reason)
         return None
 
 
