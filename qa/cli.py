@@ -418,9 +418,12 @@ def serve_command(index_dir: Path, host: str, port: int | None) -> None:
 @click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True)
 @click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),
               help="Evaluate on a BEIR collection folder instead (indexes its corpus; embeddings are cached).")
+@click.option("--encoder", type=click.Choice(["onnx", "onnx-int8", "sentence-transformers"]), default=None,
+              help="With --beir: the passage encoder of the collection's index (default: the default encoder).")
 @click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None, split: str, beir_dir: Path | None,
+                 encoder: str | None,
                  reports_dir: Path, as_json: bool) -> None:
     """Measure retrieval quality: Recall@1/5/10, MRR@10, nDCG@10 per mode (or nDCG@10, Recall@100 on BEIR)."""
     from .evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
@@ -433,7 +436,13 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
 
         corpus, queries, qrels = load_beir(beir_dir)
         name = beir_dir.resolve().name
-        engine = build(corpus, index_dir or default_cache_dir() / "beir" / name, progress=True)
+        from .config import IndexConfig
+
+        config = IndexConfig()
+        if encoder:
+            config = replace(config, dense=replace(config.dense, encoder=encoder))
+        engine = build(corpus, index_dir or default_cache_dir() / "beir" / f"{name}-{config.dense.encoder}",
+                       config=config, progress=True)
         results = evaluate_beir(engine, queries, qrels, modes)
         rows = [{"system": f"qa {mode}", **r["metrics"]} for mode, r in results["modes"].items()]
         rows += [{"system": f"published: {label}", "ndcg@10": ndcg, "recall@100": recall}
