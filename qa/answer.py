@@ -12,8 +12,6 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-import numpy as np
-
 from .chunk import split_sentences
 from .cite import format_citation
 from .evidence import Evidence

@@ -247,12 +247,15 @@ _PROBES = ["what did Kazakhstan want from the US?", "x", "A longer question abou
            "The mitochondrial protein was expressed at higher levels in treated mice than in controls (p < 0.01)."]
 
 
-def _verify(encoder: "OnnxQueryEncoder", model, minimum: float) -> float:
+def _keep_if_verified(staging: Path, target: Path, model, model_dir: Path, minimum: float) -> None:
+    """Move ``staging`` to ``target`` only if its vectors match sentence-transformers' to ``minimum``."""
     reference = model.encode(_PROBES, normalize_embeddings=True, convert_to_numpy=True)
-    similarity = float(np.min(np.sum(encoder.encode_batch(_PROBES, 4) * reference, axis=1)))
+    vectors = OnnxQueryEncoder(staging, model_dir).encode_batch(_PROBES, 4)
+    similarity = float(np.min(np.sum(vectors * reference, axis=1)))
     if similarity < minimum:
+        staging.unlink()
         raise ValueError(f"the ONNX export's vectors differ (worst cosine {similarity:.5f} < {minimum})")
-    return similarity
+    staging.replace(target)
 
 
 def quantize_onnx(exact: Path, target: Path, model, model_dir: Path) -> None:
@@ -262,12 +265,7 @@ def quantize_onnx(exact: Path, target: Path, model, model_dir: Path) -> None:
 
     staging = target.with_suffix(".tmp")
     quantize_dynamic(str(exact), str(staging), weight_type=QuantType.QInt8, per_channel=True)
-    try:
-        _verify(OnnxQueryEncoder(staging, model_dir), model, _INT8_COSINE)
-    except ValueError:
-        staging.unlink()
-        raise
-    staging.replace(target)
+    _keep_if_verified(staging, target, model, model_dir, _INT8_COSINE)
 
 
 def export_onnx(model, model_dir: Path, target: Path) -> None:
@@ -293,12 +291,7 @@ def export_onnx(model, model_dir: Path, target: Path) -> None:
     torch.onnx.export(LastHidden(model[0].auto_model.eval()), tuple(sample[n] for n in names), str(staging),
                       input_names=names, output_names=["last_hidden_state"], opset_version=17, dynamo=False,
                       dynamic_axes={n: {0: "batch", 1: "sequence"} for n in names + ["last_hidden_state"]})
-    try:
-        _verify(OnnxQueryEncoder(staging, model_dir), model, _EXACT_COSINE)
-    except ValueError:
-        staging.unlink()
-        raise
-    staging.replace(target)
+    _keep_if_verified(staging, target, model, model_dir, _EXACT_COSINE)
 
 
 class OnnxQueryEncoder:

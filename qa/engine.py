@@ -22,7 +22,7 @@ from .config import FusionConfig, IndexConfig
 from .dense import DenseIndex, choose_index_type
 from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
 from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
-from .filters import FILTER_KEYS, document_matches
+from .filters import document_matches
 from .fuse import reciprocal_rank_fusion, weighted_fusion
 from .load import corpus_hash, load_corpus, parallel_map
 from .records import Chunk, Document, Hit

@@ -4,7 +4,6 @@ edge cases, citations, model errors, add refusals."""
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
