@@ -246,6 +246,8 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
             why.append(f"dense #{hit.dense_rank}")
         click.echo(click.style(f"[{hit.rank}] {hit.title or hit.doc_id}", bold=True) + f"  ({', '.join(why)})")
         click.echo(f"    {hit.citation}")
+        if copies := engine.also_in(hit.doc_id):
+            click.echo(f"    also in: {', '.join(engine.document(d).title or d for d in copies)}")
         click.echo(textwrap.fill(_one_line(hit.text), width=100, initial_indent="    ", subsequent_indent="    "))
         click.echo()
 

@@ -80,13 +80,15 @@ def render_hits(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
         why = [f"fused score {hit.score:.4f}" if hit.bm25_rank or hit.dense_rank else f"score {hit.score:.4f}",
                f"BM25 rank {hit.bm25_rank if hit.bm25_rank is not None else '—'}",
                f"dense rank {hit.dense_rank if hit.dense_rank is not None else '—'}"]
+        copies = [engine.document(d).title or d for d in engine.also_in(hit.doc_id)]  # the same article elsewhere
+        also_in = f'<div class="qa-meta">also in: {_e(", ".join(copies))}</div>' if copies else ""
         cards.append(
             f'<div class="qa-card" data-rank="{hit.rank}" data-doc-id="{_e(hit.doc_id)}">'
             f'<h3>{hit.rank}. {_e(hit.title or hit.doc_id)}</h3>'
             f'<div class="qa-meta">{_e(_byline(doc))}</div>'
             f'<div class="qa-passage">{_highlight(engine, question, hit.text)}</div>'
             f'<code class="qa-citation" title="Citation (click to select)">{_e(hit.citation)}</code>'
-            f'<div class="qa-why">Why it ranked: {" · ".join(why)}</div></div>')
+            f'{also_in}<div class="qa-why">Why it ranked: {" · ".join(why)}</div></div>')
     return "".join(cards)
 
 

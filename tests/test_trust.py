@@ -42,6 +42,20 @@ def test_near_duplicate_documents_are_found_and_shown_once(engine):
     assert engine.also_in("grain") == ["grain-copy"]
     hits = engine.search("wheat harvest exporters barley", k=10, mode="bm25")
     assert hits and all(h.doc_id != "grain-copy" for h in hits)
+    from qa.web import render_hits
+
+    assert "also in: Grain Report (syndicated)" in render_hits(engine, "wheat", hits[:1])
+
+
+def test_cli_search_says_where_else_an_article_appears(engine, capsys, monkeypatch):
+    from conftest import run_cli
+    import qa.engine
+
+    monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+    code, out, err = run_cli(["search", "wheat harvest", "-k", "1", "--mode", "bm25", "--index",
+                              str(engine.index_dir)], capsys)
+    assert code == 0, err
+    assert "also in: Grain Report (syndicated)" in out
 
 
 @pytest.mark.parametrize("mode", ["bm25", "dense", "hybrid"])
