@@ -3,8 +3,8 @@
     python scripts/mutation_report.py [--survivors]
 
 Reads mutants/qa/*.py.meta (written by `mutmut run`). A mutant is killed when the tests failed on it
-(exit code other than 0), or timed out; it survives when they passed; "not run" mutants (no test
-covers the function) count as survivors, since no test would notice them.
+(exit code other than 0) or ran past their CPU-time limit; it survives when they passed; mutants not
+run (no test covers the function, or the run was stopped) count as survivors.
 """
 
 from __future__ import annotations
@@ -28,7 +28,11 @@ def main() -> int:
         if not codes:
             continue
         survivors = sorted(k for k, code in codes.items() if code in SURVIVED)
-        print(f"{meta.name.removesuffix('.py.meta')}: killed {len(codes) - len(survivors)} of {len(codes)}")
+        # A mutant that runs past its CPU-time limit (SIGXCPU, exit -24) is killed, as mutmut scores it:
+        # the limit is CPU seconds, ten times what the tests need, so a busy machine does not cause it.
+        timeouts = sum(1 for code in codes.values() if code == -24)
+        print(f"{meta.name.removesuffix('.py.meta')}: killed {len(codes) - len(survivors)} of {len(codes)}"
+              + (f" ({timeouts} by timeout)" if timeouts else ""))
         if show_survivors:
             for name in survivors:
                 print(f"    survived: {name}")

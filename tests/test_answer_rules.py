@@ -143,3 +143,83 @@ def test_ask_passes_mode_and_filters_and_keeps_the_question(fake_engine):
         assert s.score == round(s.score, 6) and s.chunk_id in {h.chunk_id for h in found.hits}
         assert s.marker in {h.rank for h in found.hits} and s.citation
     assert math.isfinite(found.sentences[0].score)
+
+
+def test_short_sentence_boundary_and_unit_truncation():
+    config = replace(CONFIG, lexical_weight=0.0, context_weight=0.0, min_evidence=0.0, max_sentences=2)
+    lead = cand("The lead sentence before it.", dense=0.0, start=100)
+    four = cand("Four words exactly here.", dense=0.9, start=130, previous=lead)  # 4 words: not under 4
+    best = cand("The best sentence of them all.", dense=1.0, start=0)
+    assert select_sentences([best, four, lead], config)[1] == [best, four]
+    three = cand("Three words here.", dense=0.9, start=130, previous=lead)
+    # Room for one more: the short sentence comes alone, without the one before it.
+    assert select_sentences([best, three, lead], config)[1] == [best, three]
+
+
+def test_a_span_ending_where_a_chosen_one_starts_is_not_an_overlap():
+    config = replace(CONFIG, lexical_weight=0.0, context_weight=0.0)
+    first = cand("one two three four five", dense=1.0, start=30)
+    before = cand("six seven eight nine ten", dense=0.99, start=30 - len("six seven eight nine ten"))
+    assert select_sentences([first, before], config)[1] == [first, before]
+
+
+def test_weighted_fusion_breaks_ties_by_key_not_by_insertion():
+    from qa.fuse import weighted_fusion
+
+    assert [k for k, _ in weighted_fusion([{"c": 1.0, "a": 1.0, "b": 0.0}], [1.0])] == ["a", "c", "b"]
+
+
+def test_lexical_overlap_is_the_share_of_the_question_s_idf(fake_engine):
+    hits = fake_engine.search("Caspian pipeline Tengiz", k=3, mode="bm25")
+    candidates = candidate_sentences(fake_engine, "Caspian pipeline Tengiz", hits)
+    idf = {t: fake_engine.term_idf(t) for t in fake_engine.bm25.tokenizer("Caspian pipeline Tengiz")}
+    for c in candidates:
+        present = set(fake_engine.bm25.tokenizer(c.text))
+        assert c.lexical == pytest.approx(sum(w for t, w in idf.items() if t in present) / sum(idf.values()))
+    assert all(c.lexical == 0.0 for c in candidate_sentences(fake_engine, "what is it", hits))
+
+
+def test_context_is_the_similarity_of_the_sentence_with_its_neighbours(fake_engine):
+    hits = fake_engine.search("Caspian pipeline oil Black Sea investors", k=1, mode="bm25")
+    candidates = candidate_sentences(fake_engine, "Caspian pipeline oil Black Sea investors", hits)
+    query = fake_engine.query_vector("Caspian pipeline oil Black Sea investors")
+    texts = [c.text for c in candidates]
+    assert len(texts) >= 3
+    for i, c in enumerate(candidates):
+        window = hits[0].text[candidates[max(0, i - 1)].char_start - hits[0].char_start:
+                              candidates[min(len(texts) - 1, i + 1)].char_end - hits[0].char_start]
+        expected = float(fake_engine.embedder.encode_documents([window])[0] @ query)
+        assert c.context == pytest.approx(expected, abs=1e-6)
+
+
+def test_evidence_scopes_reach_the_passage_and_the_document(fake_engine):
+    # "Tengiz" is in the same article as the pipeline sentence, not in the sentence itself.
+    question = "Does the Caspian pipeline that carries oil to the Black Sea serve Tengiz?"
+    base = AnswerConfig(min_evidence=0.0, check_answer_kind=False, min_term_coverage=1.0, max_sentences=1)
+    sentences = fake_engine.ask(question, config=replace(base, specific_terms="sentences"))
+    document = fake_engine.ask(question, config=replace(base, specific_terms="document"))
+    paragraph = fake_engine.ask(question, config=replace(base, specific_terms="paragraph"))
+    chosen_text = document.sentences[0].text if document.found else ""
+    assert document.found and "Tengiz" not in chosen_text
+    assert not sentences.found and "Tengiz" in sentences.reason
+    assert not paragraph.found  # Tengiz is in another paragraph
+
+
+def test_phrase_reason_joins_every_missing_phrase(fake_engine):
+    answer = fake_engine.ask('"purple elephants" and "green mice" pipeline')
+    assert answer.reason == "No passage contains the phrase “purple elephants” and “green mice”."
+    assert answer.question == '"purple elephants" and "green mice" pipeline'
+    assert answer.found is False and answer.text == NOT_FOUND and answer.sentences == () and answer.hits == ()
+
+
+def test_sentences_of_two_articles_come_article_by_article(fake_engine):
+    config = AnswerConfig(min_evidence=0.0, specific_terms="off", check_answer_kind=False, relative_cutoff=0.0)
+    answer = fake_engine.ask("Caspian pipeline oil grain wheat Kazakhstan exports", config=config)
+    assert answer.found
+    docs = [s.doc_id for s in answer.sentences]
+    assert docs == sorted(docs, key=docs.index)  # each article's sentences together
+    for doc_id in set(docs):
+        starts = [s.char_start for s in answer.sentences if s.doc_id == doc_id]
+        assert starts == sorted(starts)
+    for s in answer.sentences:
+        assert isinstance(s.score, float) and 0.0 < s.score < 1.0 and s.score == round(s.score, 6)
