@@ -71,3 +71,48 @@ def test_a_match_with_zero_idf_is_still_returned():
     index = BM25Index.from_tokens([["zebra", "stripe"], ["lion", "night"]])
     assert index.search(["stripe"], 5) == [(0, 0.0)]
     assert index.search(["tiger"], 5) == []
+
+
+@pytest.mark.parametrize("docs", [
+    [["half", "x"], ["other", "y"]],                  # a term in exactly half the documents: idf 0, kept 0
+    [["one"], []],                                    # an empty passage: average length below 1
+    [["a", "b"], ["b", "c"], ["c", "d"], ["d", "a"]],
+])
+def test_edge_corpora_equal_rank_bm25(docs):
+    index, reference = BM25Index.from_tokens(docs), BM25Okapi(docs)
+    for query in (["half"], ["one"], ["a", "b"], ["b", "d", "d"], ["x", "other"]):
+        np.testing.assert_allclose(index.scores(query), reference.get_scores(query), rtol=0, atol=1e-9)
+
+
+def test_top_k_returns_exactly_the_k_best_in_order():
+    rng = np.random.default_rng(3)
+    for _ in range(50):
+        scores = rng.random(rng.integers(1, 40))
+        for k in (1, 2, 3, len(scores) - 1, len(scores), len(scores) + 5):
+            if k <= 0:
+                continue
+            expected = sorted(range(len(scores)), key=lambda i: (-scores[i], i))[:k]
+            assert list(top_k(scores, k)) == expected
+    assert len(top_k(np.array([1.0, 2.0]), 0)) == 0
+
+
+def test_filtered_search_with_negative_idf_never_returns_a_passage_without_the_terms():
+    docs = [["common", "a"], ["common", "b"], ["common", "c"], ["other"]]
+    index = BM25Index.from_tokens(docs)
+    allowed = np.array([False, True, False, True])
+    hits = index.search("common", 10, allowed=allowed)
+    assert [i for i, _ in hits] == [1]  # passage 3 is allowed but does not hold "common"
+
+
+def test_save_and_load_keep_every_passage_and_term(tmp_path):
+    docs = [["wheat", "rail"], ["oil"], []]  # the last passage has no terms at all
+    index = BM25Index.from_tokens(docs)
+    index.save(tmp_path)
+    loaded = BM25Index.load(tmp_path, BM25Config())
+    assert loaded.size == 3 and loaded.vocabulary == index.vocabulary
+    np.testing.assert_array_equal(loaded.scores(["oil"]), index.scores(["oil"]))
+    (tmp_path / "bm25_vocab.json").write_text('["wheat"]', encoding="utf-8")
+    import qa
+
+    with pytest.raises(qa.IndexCorruptError, match="does not match its arrays; rebuild with `qa index`"):
+        BM25Index.load(tmp_path, BM25Config())

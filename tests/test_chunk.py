@@ -77,3 +77,29 @@ def test_chunks_never_cross_a_page_and_carry_its_number():
     chunks = chunk_document(doc, ChunkConfig(max_words=50, overlap_sentences=1))
     assert [(c.page, c.text) for c in chunks] == [(1, "Page one a. Page one b."),
                                                   (2, "Page two a. Page two b. Page two c."), (3, "Page three a.")]
+
+
+def test_blank_document_has_no_chunks_and_bad_settings_name_the_value():
+    from qa.chunk import chunk_document
+    from qa.config import ChunkConfig
+    from qa.errors import InvalidArgumentError
+    from qa.records import Document
+
+    assert chunk_document(Document("d", "T", "   \n\n  ")) == []
+    with pytest.raises(InvalidArgumentError, match="max_words of 0 must be positive"):
+        chunk_document(Document("d", "T", "Text."), ChunkConfig(max_words=0))
+    with pytest.raises(InvalidArgumentError, match="overlap_sentences of -1 must be zero or more"):
+        chunk_document(Document("d", "T", "Text."), ChunkConfig(overlap_sentences=-1))
+
+
+def test_a_paragraph_break_ends_a_chunk_exactly_at_the_fill_share():
+    from qa.chunk import chunk_document
+    from qa.config import ChunkConfig
+    from qa.records import Document
+
+    text = "One two three four five.\n\nSix seven eight nine ten."
+    config = ChunkConfig(max_words=10, overlap_sentences=0, paragraph_break_fill=0.5)  # 5 words = half full
+    assert [c.text for c in chunk_document(Document("d", "T", text), config)] == [
+        "One two three four five.", "Six seven eight nine ten."]
+    fuller = ChunkConfig(max_words=10, overlap_sentences=0, paragraph_break_fill=0.6)  # 5 < 6: keep going
+    assert [c.text for c in chunk_document(Document("d", "T", text), fuller)] == [text]
