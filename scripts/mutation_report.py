@@ -31,8 +31,10 @@ def main() -> int:
         # A mutant that runs past its CPU-time limit (SIGXCPU, exit -24) is killed, as mutmut scores it:
         # the limit is CPU seconds, ten times what the tests need, so a busy machine does not cause it.
         timeouts = sum(1 for code in codes.values() if code == -24)
+        not_run = sum(1 for code in codes.values() if code is None)
+        notes = [f"{timeouts} by timeout"] * bool(timeouts) + [f"{not_run} not run"] * bool(not_run)
         print(f"{meta.name.removesuffix('.py.meta')}: killed {len(codes) - len(survivors)} of {len(codes)}"
-              + (f" ({timeouts} by timeout)" if timeouts else ""))
+              + (f" ({', '.join(notes)})" if notes else ""))
         if show_survivors:
             for name in survivors:
                 print(f"    survived: {name}")
