@@ -4,10 +4,10 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import BM25Config, ChunkConfig, DenseConfig, FusionConfig, IndexConfig  # noqa: E402
-from .engine import Engine, build  # noqa: E402
-from .engine import open_index as open  # noqa: E402  - qa.open("index") mirrors qa.build
-from .errors import (  # noqa: E402
+from qa.config import BM25Config, ChunkConfig, DenseConfig, FusionConfig, IndexConfig  # noqa: E402
+from qa.engine import Engine, build  # noqa: E402
+from qa.engine import open_index as open  # noqa: E402  - qa.open("index") mirrors qa.build
+from qa.errors import (  # noqa: E402
     CorpusError,
     IndexCorruptError,
     IndexMismatchError,
@@ -17,7 +17,7 @@ from .errors import (  # noqa: E402
     ModelError,
     QAError,
 )
-from .records import Chunk, Document, Hit  # noqa: E402
+from qa.records import Chunk, Document, Hit  # noqa: E402
 
 __all__ = [
     "__version__", "build", "open", "Engine", "Document", "Chunk", "Hit",

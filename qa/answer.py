@@ -12,13 +12,13 @@ import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
-from .chunk import split_sentences
-from .cite import format_citation
-from .evidence import Evidence
-from .records import Hit
+from qa.ingest.chunk import split_sentences
+from qa.cite import format_citation
+from qa.evidence import Evidence
+from qa.records import Hit
 
 if TYPE_CHECKING:
-    from .engine import Engine
+    from qa.engine import Engine
 
 __all__ = ["AnswerConfig", "AnswerSentence", "Answer", "Candidate", "candidate_sentences", "select_sentences",
            "decide", "answer_question", "NOT_FOUND"]
@@ -185,7 +185,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
 
 def answer_question(engine: "Engine", question: str, k: int = 5, mode: str = "hybrid",
                     filters: Mapping[str, Any] | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
-    from .engine import clean_query, quoted_phrases
+    from qa.engine import clean_query, quoted_phrases
 
     question = clean_query(question)  # the text search embeds, so its vector is reused below
     hits = engine.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]

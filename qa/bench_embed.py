@@ -17,10 +17,10 @@ ENCODER_ORDER = ("sentence-transformers", "onnx", "onnx-int8")
 
 
 def _passages(corpus: Path, limit: int) -> list[str]:
-    from .chunk import chunk_document
-    from .config import ChunkConfig
-    from .engine import passage_text
-    from .load import load_corpus
+    from qa.ingest.chunk import chunk_document
+    from qa.config import ChunkConfig
+    from qa.engine import passage_text
+    from qa.ingest.load import load_corpus
 
     texts: list[str] = []
     for doc in load_corpus(corpus):
@@ -32,7 +32,7 @@ def _passages(corpus: Path, limit: int) -> list[str]:
 
 
 def _child(encoder: str, texts: list[str], queue) -> None:
-    from .embed import SentenceTransformerEmbedder
+    from qa.embed import SentenceTransformerEmbedder
 
     embedder = SentenceTransformerEmbedder()
     embedder.use_encoder(encoder)  # exports happen here, outside the timing
@@ -67,7 +67,7 @@ def bench_encoders(corpus: Path, limit: int) -> dict[str, Any]:
             row.update(cosine_min=round(float(cosine.min()), 5), cosine_mean=round(float(cosine.mean()), 5),
                        speedup=round(runs["sentence-transformers"]["seconds"] / result["seconds"], 2))
         runs[encoder] = row
-    from .config import DenseConfig
+    from qa.config import DenseConfig
 
     return {"passages": len(texts), "encoders": runs, "default": DenseConfig().encoder}
 

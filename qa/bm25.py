@@ -17,8 +17,8 @@ from typing import Iterable, Sequence
 import numpy as np
 from scipy import sparse
 
-from .config import BM25Config
-from .errors import IndexCorruptError
+from qa.config import BM25Config
+from qa.errors import IndexCorruptError
 
 __all__ = ["Tokenizer", "BM25Index", "ENGLISH_STOPWORDS", "top_k"]
 
@@ -185,7 +185,7 @@ class BM25Index:
         return [(int(i), float(scores[i])) for i in order if scores[i] != -np.inf]
 
     def save(self, directory: Path) -> None:
-        from . import store  # looked up at call time, so a test can put real write errors on one file
+        from qa import store  # looked up at call time, so a test can put real write errors on one file
 
         w = self.weights
         with store.writing(directory / "bm25.npz"):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from .chunk import PARAGRAPH_BREAK
-from .records import Document
+from qa.ingest.chunk import PARAGRAPH_BREAK
+from qa.records import Document
 
 __all__ = ["format_citation", "paragraph_range", "format_date"]
 

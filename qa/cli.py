@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .errors import QAError
+from qa.errors import QAError
 
 __all__ = ["cli", "main"]
 
@@ -67,7 +67,7 @@ def _question(question: str) -> str:
 
 def _engine_for(question: str, k: int, index_dir: Path):
     """Check the question and k first (their mistakes are the user's to fix first), then open the index."""
-    from .engine import check_k, clean_query, open_index
+    from qa.engine import check_k, clean_query, open_index
 
     question = _question(question)
     check_k(k), clean_query(question)
@@ -110,7 +110,7 @@ def cli() -> None:
 def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: int | None, overlap: int | None,
                   encoder: str | None, quiet: bool) -> None:
     """Build or refresh the index from CORPUS (a folder of articles or a .jsonl file)."""
-    from .config import IndexConfig
+    from qa.config import IndexConfig
 
     config = IndexConfig()
     if encoder:
@@ -125,7 +125,7 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
 
 
 def _build_and_report(corpus: Path, index_dir: Path, config, quiet: bool) -> None:
-    from .engine import build
+    from qa.engine import build
 
     started = time.perf_counter()
     engine = build(corpus, index_dir, config=config, progress=not quiet)
@@ -143,7 +143,7 @@ def _build_and_report(corpus: Path, index_dir: Path, config, quiet: bool) -> Non
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file.")
 def inspect_command(files: tuple[Path, ...], shown: int, as_json: bool) -> None:
     """Show how each FILE is read: title, authors, pages (and which were OCR'd), paragraphs, warnings."""
-    from .inspect import inspect_file
+    from qa.ingest.inspect import inspect_file
 
     reports = [inspect_file(file, shown) for file in files]
     if as_json:
@@ -185,10 +185,10 @@ def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quie
     """
     import shutil
 
-    from .config import IndexConfig
-    from .engine import open_index
-    from .errors import CorpusError
-    from .load import SUPPORTED_SUFFIXES, load_file
+    from qa.config import IndexConfig
+    from qa.engine import open_index
+    from qa.errors import CorpusError
+    from qa.ingest.load import SUPPORTED_SUFFIXES, load_file
 
     if not corpus_dir.is_dir():
         raise CorpusError(f"corpus folder not found: {corpus_dir} (give it with --corpus)")
@@ -289,11 +289,11 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
 @click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
 def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers: bool, reports_dir: Path) -> None:
     """Search fusion (and answer) settings on training data only; report the gain on the test split."""
-    from .config import FusionConfig
-    from .engine import open_index
-    from .evaluate import evaluate_set, load_eval_set, passage_qrels
-    from .report import markdown_table, write_reports
-    from .tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
+    from qa.config import FusionConfig
+    from qa.engine import open_index
+    from qa.evaluate import evaluate_set, load_eval_set, passage_qrels
+    from qa.report import markdown_table, write_reports
+    from qa.tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
 
     engine = open_index(index_dir)
     questions = load_eval_set(eval_set)
@@ -309,9 +309,9 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
         [{"settings": f"{r['fusion']['method']} k={r['fusion']['rrf_k']} w={r['fusion']['dense_weight']} depth={r['fusion']['depth']}",
           "train ndcg@10": r["ndcg@10"]} for r in rows[:10]], ["settings", "train ndcg@10"]))
     if beir_dir is not None:
-        from .embed import default_cache_dir
-        from .engine import build
-        from .evaluate import load_beir
+        from qa.embed import default_cache_dir
+        from qa.engine import build
+        from qa.evaluate import load_beir
 
         corpus, queries, qrels = load_beir(beir_dir, split="train")
         beir_engine = build(corpus, default_cache_dir() / "beir" / beir_dir.resolve().name, progress=True)
@@ -353,7 +353,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
         chosen = choose_answer_config(answer_rows)
         chosen, evidence_rows = tune_evidence(engine, train, chosen)
         results["evidence_train_top"] = evidence_rows[:10]
-        from .answer import AnswerConfig
+        from qa.answer import AnswerConfig
 
         results["answers"] = {"chosen": chosen.__dict__, "shipped": AnswerConfig().__dict__,
                               "train": answer_metrics(engine, train, chosen), "test": answer_metrics(engine, test, chosen),
@@ -382,14 +382,14 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
                   as_json: bool) -> None:
     """Benchmark query latency, build time, size and memory at scale, or encoders on real text (not a test)."""
     if embed_corpus is not None:
-        from .bench_embed import bench_encoders, embed_json, embed_table
+        from qa.bench_embed import bench_encoders, embed_json, embed_table
 
         result = bench_encoders(embed_corpus, limit)
         click.echo(embed_table(result))
         if as_json:
             click.echo(embed_json(result))
         return
-    from .bench import run_bench, table, to_json
+    from qa.bench import run_bench, table, to_json
 
     results = []
     for n in sizes or (10_000, 100_000, 1_000_000):
@@ -406,7 +406,7 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default $GRADIO_SERVER_PORT or 7860).")
 def serve_command(index_dir: Path, host: str, port: int | None) -> None:
     """Open the web page over the index."""
-    from .web import serve
+    from qa.web import serve
 
     serve(index_dir, host=host, port=port)
 
@@ -428,17 +428,17 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
                  encoder: str | None,
                  reports_dir: Path, as_json: bool) -> None:
     """Measure retrieval quality: Recall@1/5/10, MRR@10, nDCG@10 per mode (or nDCG@10, Recall@100 on BEIR)."""
-    from .evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
-    from .report import BEIR_BASELINES, markdown_table, write_reports
+    from qa.evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
+    from qa.report import BEIR_BASELINES, markdown_table, write_reports
 
     modes = modes or MODES
     if beir_dir is not None:
-        from .embed import default_cache_dir
-        from .engine import build
+        from qa.embed import default_cache_dir
+        from qa.engine import build
 
         corpus, queries, qrels = load_beir(beir_dir)
         name = beir_dir.resolve().name
-        from .config import IndexConfig
+        from qa.config import IndexConfig
 
         config = IndexConfig()
         if encoder:
@@ -452,7 +452,7 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         table = markdown_table(rows, ["system", "ndcg@10", "recall@100"])
         title = f"BEIR {name} test ({results['queries']} queries)"
     else:
-        from .engine import open_index
+        from qa.engine import open_index
 
         engine = open_index(index_dir or Path("index"))
         questions = load_eval_set(eval_set)
@@ -460,8 +460,8 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         rows = [{"mode": mode, **r["metrics"]} for mode, r in results["modes"].items()]
         table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
         if "hybrid" in modes:
-            from .answer import AnswerConfig
-            from .tune import answer_metrics
+            from qa.answer import AnswerConfig
+            from qa.tune import answer_metrics
 
             chosen = [q for q in questions if split == "all" or q.split == split]
             results["answers"] = answer_metrics(engine, chosen, AnswerConfig())

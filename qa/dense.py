@@ -8,7 +8,7 @@ from typing import Literal
 
 import numpy as np
 
-from .errors import IndexCorruptError
+from qa.errors import IndexCorruptError
 
 __all__ = ["DenseIndex", "choose_index_type"]
 

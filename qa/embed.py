@@ -15,8 +15,8 @@ from typing import Literal, Protocol, Sequence, runtime_checkable
 
 import numpy as np
 
-from .config import DEFAULT_MODEL
-from .errors import ModelError
+from qa.config import DEFAULT_MODEL
+from qa.errors import ModelError
 
 __all__ = ["Embedder", "SentenceTransformerEmbedder", "EmbeddingCache", "embed_cached", "default_cache_dir",
            "resolve_model_path", "OnnxQueryEncoder", "export_onnx", "quantize_onnx", "ENCODERS", "Encoder"]
@@ -70,7 +70,7 @@ class SentenceTransformerEmbedder:
     def __init__(self, model: str = DEFAULT_MODEL, batch_size: int = 32, device: str = "cpu",
                  encoder: Encoder = "sentence-transformers"):
         if encoder not in ENCODERS:
-            from .errors import InvalidArgumentError
+            from qa.errors import InvalidArgumentError
 
             raise InvalidArgumentError(f"unknown encoder {encoder!r}; choose one of {', '.join(ENCODERS)}")
         self.name = model

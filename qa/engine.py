@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from .bm25 import BM25Index
-from .chunk import chunk_document
-from .cite import format_citation
-from .config import FusionConfig, IndexConfig
-from .dense import DenseIndex, choose_index_type
-from .embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
-from .errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
-from .filters import document_matches
-from .fuse import reciprocal_rank_fusion, weighted_fusion
-from .load import corpus_hash, load_corpus, parallel_map
-from .records import Chunk, Document, Hit
-from . import store
-from .store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
+from qa.bm25 import BM25Index
+from qa.ingest.chunk import chunk_document
+from qa.cite import format_citation
+from qa.config import FusionConfig, IndexConfig
+from qa.dense import DenseIndex, choose_index_type
+from qa.embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
+from qa.errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
+from qa.filters import document_matches
+from qa.fuse import reciprocal_rank_fusion, weighted_fusion
+from qa.ingest.load import corpus_hash, load_corpus, parallel_map
+from qa.records import Chunk, Document, Hit
+from qa import store
+from qa.store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
 
 if TYPE_CHECKING:
-    from .answer import Answer, AnswerConfig
+    from qa.answer import Answer, AnswerConfig
 
 __all__ = ["Engine", "build", "open_index", "save_index", "quoted_phrases", "MODES", "Mode", "MAX_QUERY_CHARS"]
 
@@ -110,7 +110,7 @@ class Engine:
         Raises:
             InvalidQueryError, InvalidArgumentError: as for :meth:`search`.
         """
-        from .answer import AnswerConfig, answer_question
+        from qa.answer import AnswerConfig, answer_question
 
         return answer_question(self, question, k=k, mode=mode, filters=filters, config=config or AnswerConfig())
 
@@ -374,7 +374,7 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         cache.close()
     index_type = choose_index_type(config.dense.index_type, len(chunks), config.dense.hnsw_threshold)
     dense = DenseIndex.build(vectors, index_type)
-    from .dedup import near_duplicates
+    from qa.ingest.dedup import near_duplicates
 
     manifest = new_manifest(
         duplicates=near_duplicates(documents),

@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from .engine import MODES, Engine
-from .errors import CorpusError, InvalidArgumentError
-from .records import Chunk
+from qa.engine import MODES, Engine
+from qa.errors import CorpusError, InvalidArgumentError
+from qa.records import Chunk
 
 __all__ = ["Relevant", "EvalQuestion", "load_eval_set", "passage_qrels", "answer_units", "run_engine", "score_run",
            "RETRIEVAL_METRICS", "evaluate_set", "load_beir", "evaluate_beir", "recall_curve"]

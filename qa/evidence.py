@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, Sequence
 
-from .lexicon import known_words
+from qa.ingest.lexicon import known_words
 
 if TYPE_CHECKING:
-    from .answer import AnswerConfig, Candidate
+    from qa.answer import AnswerConfig, Candidate
 
 __all__ = ["specific_terms", "answer_kind", "Evidence"]
 

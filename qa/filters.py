@@ -5,8 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any, Mapping
 
-from .errors import InvalidArgumentError
-from .records import Document
+from qa.errors import InvalidArgumentError
+from qa.records import Document
 
 __all__ = ["FILTER_KEYS", "document_matches", "check_date"]
 

@@ -14,8 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from . import __version__
-from .errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
+from qa import __version__
+from qa.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, QAError
 
 __all__ = ["FORMAT_VERSION", "write_index_dir", "read_manifest", "write_jsonl", "read_jsonl", "MANIFEST"]
 

@@ -6,10 +6,10 @@ import itertools
 from dataclasses import asdict, replace
 from typing import Any, Mapping, Sequence
 
-from .answer import AnswerConfig, Candidate, candidate_sentences, decide
-from .config import FusionConfig
-from .engine import Engine
-from .evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
+from qa.answer import AnswerConfig, Candidate, candidate_sentences, decide
+from qa.config import FusionConfig
+from qa.engine import Engine
+from qa.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
 __all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
 
@@ -31,7 +31,7 @@ def tune_fusion(engine: Engine, queries: Mapping[str, str], qrels: Mapping[str, 
     """
     grid = list(grid or fusion_grid())
     deepest = max(f.depth for f in grid)
-    from .fuse import reciprocal_rank_fusion, weighted_fusion
+    from qa.fuse import reciprocal_rank_fusion, weighted_fusion
 
     scored = {mode: {qid: [(h.chunk_id, h.score) for h in engine.search(q, k=deepest, mode=mode)]  # type: ignore[arg-type]
                      for qid, q in queries.items()} for mode in ("dense", "bm25")}

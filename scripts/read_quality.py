@@ -67,7 +67,7 @@ def measure(folder: Path, reader_module: str) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder", type=Path)
-    parser.add_argument("--reader", default="qa.pdf", help="module with read_pdf (to compare readers)")
+    parser.add_argument("--reader", default="qa.ingest.pdf", help="module with read_pdf (to compare readers)")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     rows = measure(args.folder, args.reader)

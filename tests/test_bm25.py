@@ -3,9 +3,9 @@ import pytest
 from rank_bm25 import BM25Okapi
 
 from qa.bm25 import BM25Index, Tokenizer, top_k
-from qa.chunk import chunk_documents
+from qa.ingest.chunk import chunk_documents
 from qa.config import BM25Config
-from qa.load import load_corpus
+from qa.ingest.load import load_corpus
 
 from conftest import CORPUS
 

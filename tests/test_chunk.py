@@ -1,9 +1,9 @@
 import pytest
 
-from qa.chunk import chunk_document, split_sentences
+from qa.ingest.chunk import chunk_document, split_sentences
 from qa.config import ChunkConfig
 from qa.errors import InvalidArgumentError
-from qa.load import load_corpus
+from qa.ingest.load import load_corpus
 from qa.records import Document
 
 from conftest import CORPUS
@@ -80,7 +80,7 @@ def test_chunks_never_cross_a_page_and_carry_its_number():
 
 
 def test_blank_document_has_no_chunks_and_bad_settings_name_the_value():
-    from qa.chunk import chunk_document
+    from qa.ingest.chunk import chunk_document
     from qa.config import ChunkConfig
     from qa.errors import InvalidArgumentError
     from qa.records import Document
@@ -93,7 +93,7 @@ def test_blank_document_has_no_chunks_and_bad_settings_name_the_value():
 
 
 def test_a_paragraph_break_ends_a_chunk_exactly_at_the_fill_share():
-    from qa.chunk import chunk_document
+    from qa.ingest.chunk import chunk_document
     from qa.config import ChunkConfig
     from qa.records import Document
 

@@ -11,7 +11,7 @@ import qa
 from qa.cite import format_citation
 from qa.config import FusionConfig
 from qa.filters import document_matches
-from qa.load import load_corpus
+from qa.ingest.load import load_corpus
 from qa.records import Document
 
 from conftest import ARTICLES, FakeEmbedder, run_cli

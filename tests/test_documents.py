@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.formats import read_docx, read_html
-from qa.load import load_corpus, load_file
-from qa.metadata import clean_authors, looks_like_title
-from qa.pdf import join_lines, read_pdf
+from qa.ingest.formats import read_docx, read_html
+from qa.ingest.load import load_corpus, load_file
+from qa.ingest.metadata import clean_authors, looks_like_title
+from qa.ingest.pdf import join_lines, read_pdf
 
 from conftest import FakeEmbedder, run_cli
 
@@ -188,7 +188,7 @@ def test_scanned_page_is_read_by_ocr_and_marked(tmp_path):
 
 
 def test_missing_tesseract_gives_one_warning_naming_the_package(tmp_path, monkeypatch, caplog):
-    from qa import ocr
+    from qa.ingest import ocr
 
     scan = tmp_path / "scan.pdf"
     make_scanned_pdf(scan)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import qa
-from qa.load import load_corpus
+from qa.ingest.load import load_corpus
 
 from conftest import FakeEmbedder
 

@@ -60,7 +60,7 @@ def test_shipped_eval_set_is_well_formed():
     assert len(in_scope) >= 60 and len(questions) - len(in_scope) >= 10
     assert len({q.id for q in questions}) == len(questions)
     assert {q.split for q in questions} == {"train", "test"}
-    from qa.load import load_corpus
+    from qa.ingest.load import load_corpus
 
     texts = {d.doc_id: d.text for d in load_corpus(CORPUS)}
     for q in in_scope:

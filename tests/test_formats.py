@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.load import load_corpus
+from qa.ingest.load import load_corpus
 
 from conftest import FakeEmbedder, run_cli
 

@@ -3,7 +3,7 @@ import json
 import pytest
 
 from qa.errors import CorpusError
-from qa.load import corpus_hash, load_corpus
+from qa.ingest.load import corpus_hash, load_corpus
 
 from conftest import CORPUS
 

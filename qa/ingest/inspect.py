@@ -6,9 +6,9 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from .chunk import PARAGRAPH_BREAK
-from .errors import CorpusError
-from .load import load_file
+from qa.ingest.chunk import PARAGRAPH_BREAK
+from qa.errors import CorpusError
+from qa.ingest.load import load_file
 
 __all__ = ["inspect_file"]
 

@@ -1,4 +1,4 @@
-"""Text and metadata from saved web pages (trafilatura), PDF reports (``qa/pdf.py``) and Word files (python-docx).
+"""Text and metadata from saved web pages (trafilatura), PDF reports (``qa/ingest/pdf.py``) and Word files (python-docx).
 
 Each reader returns ``(title, text, metadata)``; paragraphs are separated by blank lines
 so that chunking and paragraph citations work as for Markdown.
@@ -10,9 +10,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError
-from .metadata import clean_authors, looks_like_title
-from .pdf import read_pdf
+from qa.errors import CorpusError
+from qa.ingest.metadata import clean_authors, looks_like_title
+from qa.ingest.pdf import read_pdf
 
 __all__ = ["read_html", "read_pdf", "read_docx"]
 

@@ -10,8 +10,8 @@ import re
 from pathlib import Path
 from typing import Any, Iterable
 
-from .errors import CorpusError
-from .records import Document
+from qa.errors import CorpusError
+from qa.records import Document
 
 __all__ = ["load_corpus", "load_folder", "load_jsonl", "load_file", "corpus_hash", "ARTICLE_SUFFIXES",
            "SUPPORTED_SUFFIXES"]
@@ -19,7 +19,7 @@ __all__ = ["load_corpus", "load_folder", "load_jsonl", "load_file", "corpus_hash
 logger = logging.getLogger(__name__)
 
 ARTICLE_SUFFIXES = (".md", ".markdown", ".txt")
-# Read with the extractors in qa/formats.py: saved web pages, PDF reports, Word documents.
+# Read with the extractors in qa/ingest/formats.py: saved web pages, PDF reports, Word documents.
 SUPPORTED_SUFFIXES = ARTICLE_SUFFIXES + (".html", ".htm", ".pdf", ".docx")
 # A first line longer than this is prose, not a title.
 _MAX_TITLE_CHARS = 200
@@ -159,7 +159,7 @@ def load_file(file: Path, doc_id: str | None = None) -> Document | None:
     suffix = file.suffix.lower()
     if suffix in ARTICLE_SUFFIXES:
         return _load_article(file, doc_id)
-    from . import formats
+    from qa.ingest import formats
 
     reader = {".html": formats.read_html, ".htm": formats.read_html, ".pdf": formats.read_pdf,
               ".docx": formats.read_docx}[suffix]

@@ -7,9 +7,9 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Iterable
 
-from .config import ChunkConfig
-from .errors import InvalidArgumentError
-from .records import Chunk, Document
+from qa.config import ChunkConfig
+from qa.errors import InvalidArgumentError
+from qa.records import Chunk, Document
 
 __all__ = ["split_sentences", "chunk_document", "chunk_documents", "Span", "PARAGRAPH_BREAK"]
 

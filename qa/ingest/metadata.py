@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterable
 
 if TYPE_CHECKING:
-    from .pdf import PdfPage
+    from qa.ingest.pdf import PdfPage
 
 __all__ = ["looks_like_title", "clean_authors", "is_person_name", "layout_title"]
 
@@ -103,7 +103,7 @@ def layout_title(page: "PdfPage", body_size: float) -> str:
         elif picked:
             break
     title = re.sub(r"\s+", " ", " ".join(l.text for l in picked)).strip()
-    from .pdf import MIN_TEXT_QUALITY, text_quality
+    from qa.ingest.pdf import MIN_TEXT_QUALITY, text_quality
 
     # A garbage text layer (a bad OCR layer under a scan) has large text too; it is no title.
     return title if looks_like_title(title) and text_quality(title) >= MIN_TEXT_QUALITY else ""

@@ -40,7 +40,7 @@ def read_page(file: Path, index: int) -> OcrResult:
     import pypdfium2
     import pytesseract
 
-    from .pdf import join_lines
+    from qa.ingest.pdf import join_lines
 
     document = pypdfium2.PdfDocument(str(file), password="")
     try:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Sequence
 
-from .records import Document
+from qa.records import Document
 
 __all__ = ["near_duplicates", "SIMILARITY", "SHINGLE_WORDS"]
 

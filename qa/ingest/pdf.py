@@ -17,7 +17,7 @@ about documents, not about glyphs:
 - ligatures and other presentation forms are normalised ("ﬁ" -> "fi"), and spacing accents
   that a PDF draws as separate glyphs ("e´") are composed ("é").
 
-Pages without a usable text layer are read by Tesseract (see ``qa/ocr.py``).
+Pages without a usable text layer are read by Tesseract (see ``qa/ingest/ocr.py``).
 """
 
 from __future__ import annotations
@@ -31,8 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import CorpusError
-from .lexicon import known_words
+from qa.errors import CorpusError
+from qa.ingest.lexicon import known_words
 
 __all__ = ["read_pdf", "PdfPage", "text_quality", "join_lines", "normalize_glyphs"]
 
@@ -421,8 +421,8 @@ def read_pdf(file: Path) -> tuple[str, str, dict[str, Any]]:
     from pdfminer.pdfdocument import PDFPasswordIncorrect
     from pdfminer.pdfparser import PDFSyntaxError
 
-    from . import ocr
-    from .metadata import clean_authors, layout_title, looks_like_title
+    from qa.ingest import ocr
+    from qa.ingest.metadata import clean_authors, layout_title, looks_like_title
 
     try:
         pages = _layout_pages(file)
