@@ -5,8 +5,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from qa.config import BM25Config, ChunkConfig, DenseConfig, FusionConfig, IndexConfig  # noqa: E402
-from qa.engine import Engine, build  # noqa: E402
-from qa.engine import open_index as open  # noqa: E402  - qa.open("index") mirrors qa.build
+from qa.search.engine import Engine, build  # noqa: E402
+from qa.search.engine import open_index as open  # noqa: E402  - qa.open("index") mirrors qa.build
 from qa.errors import (  # noqa: E402
     CorpusError,
     IndexCorruptError,

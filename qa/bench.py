@@ -79,13 +79,13 @@ def _percentiles(times: list[float]) -> dict[str, float]:
 
 def bench_size(n_chunks: int, index_type: str = "auto", queries: int = 100, rank_bm25_queries: int = 5) -> dict[str, Any]:
     """Measure one corpus size (call in a fresh process for a clean peak-memory figure)."""
-    from qa.bm25 import BM25Index, Tokenizer
+    from qa.backends.local.bm25 import BM25Index, Tokenizer
     from qa.config import IndexConfig
-    from qa.dense import DenseIndex, choose_index_type
+    from qa.backends.local.dense import DenseIndex, choose_index_type
     from qa.embed import SentenceTransformerEmbedder
-    from qa.engine import Engine, save_index
+    from qa.search.engine import Engine, save_index
     from qa.records import Chunk, Document
-    from qa.store import new_manifest
+    from qa.backends.local.store import new_manifest
 
     config = IndexConfig()
     texts = _texts(n_chunks, seed=n_chunks)

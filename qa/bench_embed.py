@@ -19,7 +19,7 @@ ENCODER_ORDER = ("sentence-transformers", "onnx", "onnx-int8")
 def _passages(corpus: Path, limit: int) -> list[str]:
     from qa.ingest.chunk import chunk_document
     from qa.config import ChunkConfig
-    from qa.engine import passage_text
+    from qa.search.engine import passage_text
     from qa.ingest.load import load_corpus
 
     texts: list[str] = []

@@ -67,7 +67,7 @@ def _question(question: str) -> str:
 
 def _engine_for(question: str, k: int, index_dir: Path):
     """Check the question and k first (their mistakes are the user's to fix first), then open the index."""
-    from qa.engine import check_k, clean_query, open_index
+    from qa.search.engine import check_k, clean_query, open_index
 
     question = _question(question)
     check_k(k), clean_query(question)
@@ -125,7 +125,7 @@ def index_command(corpus: Path, index_dir: Path, model: str | None, max_words: i
 
 
 def _build_and_report(corpus: Path, index_dir: Path, config, quiet: bool) -> None:
-    from qa.engine import build
+    from qa.search.engine import build
 
     started = time.perf_counter()
     engine = build(corpus, index_dir, config=config, progress=not quiet)
@@ -186,7 +186,7 @@ def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quie
     import shutil
 
     from qa.config import IndexConfig
-    from qa.engine import open_index
+    from qa.search.engine import open_index
     from qa.errors import CorpusError
     from qa.ingest.load import SUPPORTED_SUFFIXES, load_file
 
@@ -290,7 +290,7 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
 def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers: bool, reports_dir: Path) -> None:
     """Search fusion (and answer) settings on training data only; report the gain on the test split."""
     from qa.config import FusionConfig
-    from qa.engine import open_index
+    from qa.search.engine import open_index
     from qa.evaluate import evaluate_set, load_eval_set, passage_qrels
     from qa.report import markdown_table, write_reports
     from qa.tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
@@ -310,7 +310,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
           "train ndcg@10": r["ndcg@10"]} for r in rows[:10]], ["settings", "train ndcg@10"]))
     if beir_dir is not None:
         from qa.embed import default_cache_dir
-        from qa.engine import build
+        from qa.search.engine import build
         from qa.evaluate import load_beir
 
         corpus, queries, qrels = load_beir(beir_dir, split="train")
@@ -353,7 +353,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
         chosen = choose_answer_config(answer_rows)
         chosen, evidence_rows = tune_evidence(engine, train, chosen)
         results["evidence_train_top"] = evidence_rows[:10]
-        from qa.answer import AnswerConfig
+        from qa.search.answer import AnswerConfig
 
         results["answers"] = {"chosen": chosen.__dict__, "shipped": AnswerConfig().__dict__,
                               "train": answer_metrics(engine, train, chosen), "test": answer_metrics(engine, test, chosen),
@@ -434,7 +434,7 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
     modes = modes or MODES
     if beir_dir is not None:
         from qa.embed import default_cache_dir
-        from qa.engine import build
+        from qa.search.engine import build
 
         corpus, queries, qrels = load_beir(beir_dir)
         name = beir_dir.resolve().name
@@ -452,7 +452,7 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         table = markdown_table(rows, ["system", "ndcg@10", "recall@100"])
         title = f"BEIR {name} test ({results['queries']} queries)"
     else:
-        from qa.engine import open_index
+        from qa.search.engine import open_index
 
         engine = open_index(index_dir or Path("index"))
         questions = load_eval_set(eval_set)
@@ -460,7 +460,7 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         rows = [{"mode": mode, **r["metrics"]} for mode, r in results["modes"].items()]
         table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
         if "hybrid" in modes:
-            from qa.answer import AnswerConfig
+            from qa.search.answer import AnswerConfig
             from qa.tune import answer_metrics
 
             chosen = [q for q in questions if split == "all" or q.split == split]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
-from qa.engine import MODES, Engine
+from qa.search.engine import MODES, Engine
 from qa.errors import CorpusError, InvalidArgumentError
 from qa.records import Chunk
 

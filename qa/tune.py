@@ -6,9 +6,9 @@ import itertools
 from dataclasses import asdict, replace
 from typing import Any, Mapping, Sequence
 
-from qa.answer import AnswerConfig, Candidate, candidate_sentences, decide
+from qa.search.answer import AnswerConfig, Candidate, candidate_sentences, decide
 from qa.config import FusionConfig
-from qa.engine import Engine
+from qa.search.engine import Engine
 from qa.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
 __all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
@@ -31,7 +31,7 @@ def tune_fusion(engine: Engine, queries: Mapping[str, str], qrels: Mapping[str, 
     """
     grid = list(grid or fusion_grid())
     deepest = max(f.depth for f in grid)
-    from qa.fuse import reciprocal_rank_fusion, weighted_fusion
+    from qa.search.fuse import reciprocal_rank_fusion, weighted_fusion
 
     scored = {mode: {qid: [(h.chunk_id, h.score) for h in engine.search(q, k=deepest, mode=mode)]  # type: ignore[arg-type]
                      for qid, q in queries.items()} for mode in ("dense", "bm25")}
@@ -136,7 +136,7 @@ def choose_answer_config(rows: Sequence[dict[str, Any]]) -> AnswerConfig:
 
 def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: AnswerConfig,
                   k: int = 5) -> tuple[AnswerConfig, list[dict[str, Any]]]:
-    """Grid over the evidence checks (qa/evidence.py) with ``base``'s sentence scoring, on (training) questions.
+    """Grid over the evidence checks (qa/search/evidence.py) with ``base``'s sentence scoring, on (training) questions.
 
     Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the
     more lenient setting (answers kept over abstentions), then to the grid's order.

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import qa
-from qa.cite import format_date
+from qa.search.cite import format_date
 
 __all__ = ["create_app", "serve", "EXAMPLE_QUESTIONS"]
 
@@ -197,7 +197,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
             gr.HTML(_message(missing), elem_id="qa-load-error")
         with gr.Row():
             question = gr.Textbox(label="Question", placeholder="e.g. what did Kazakhstan want from the US?",
-                                  scale=5, elem_id="qa-question", max_length=qa.engine.MAX_QUERY_CHARS)
+                                  scale=5, elem_id="qa-question", max_length=qa.search.engine.MAX_QUERY_CHARS)
             ask = gr.Button("Search", variant="primary", scale=1, elem_id="qa-search")
         with gr.Accordion("Settings and filters", open=True):
             with gr.Row():

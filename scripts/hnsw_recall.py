@@ -10,7 +10,7 @@ import time
 import numpy as np
 
 import qa
-from qa.dense import DenseIndex
+from qa.backends.local.dense import DenseIndex
 from qa.embed import default_cache_dir
 from qa.evaluate import load_beir
 

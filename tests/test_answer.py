@@ -1,7 +1,7 @@
 import pytest
 
 import qa
-from qa.answer import NOT_FOUND, AnswerConfig, Candidate, select_sentences
+from qa.search.answer import NOT_FOUND, AnswerConfig, Candidate, select_sentences
 from qa.records import Hit
 
 from conftest import FakeEmbedder

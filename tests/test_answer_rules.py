@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import pytest
 
-from qa.answer import NOT_FOUND, AnswerConfig, Candidate, candidate_sentences, decide, select_sentences
+from qa.search.answer import NOT_FOUND, AnswerConfig, Candidate, candidate_sentences, decide, select_sentences
 from qa.records import Hit
 
 
@@ -164,7 +164,7 @@ def test_a_span_ending_where_a_chosen_one_starts_is_not_an_overlap():
 
 
 def test_weighted_fusion_breaks_ties_by_key_not_by_insertion():
-    from qa.fuse import weighted_fusion
+    from qa.search.fuse import weighted_fusion
 
     assert [k for k, _ in weighted_fusion([{"c": 1.0, "a": 1.0, "b": 0.0}], [1.0])] == ["a", "c", "b"]
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 import qa
-from qa.fuse import reciprocal_rank_fusion
+from qa.search.fuse import reciprocal_rank_fusion
 
 from conftest import FakeEmbedder
 

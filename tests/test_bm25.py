@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 from rank_bm25 import BM25Okapi
 
-from qa.bm25 import BM25Index, Tokenizer, top_k
+from qa.backends.local.bm25 import BM25Index, Tokenizer, top_k
 from qa.ingest.chunk import chunk_documents
 from qa.config import BM25Config
 from qa.ingest.load import load_corpus

@@ -8,9 +8,9 @@ import json
 import pytest
 
 import qa
-from qa.cite import format_citation
+from qa.search.cite import format_citation
 from qa.config import FusionConfig
-from qa.filters import document_matches
+from qa.search.filters import document_matches
 from qa.ingest.load import load_corpus
 from qa.records import Document
 
@@ -20,11 +20,11 @@ from conftest import ARTICLES, FakeEmbedder, run_cli
 @pytest.fixture
 def cli_fake(monkeypatch, tmp_path):
     """The CLI builds with the fake embedder (and its own cache), so commands run in seconds."""
-    import qa.engine
+    import qa.search.engine
 
     fake = FakeEmbedder()
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cli-cache"))
-    monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
+    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
     return fake
 
 

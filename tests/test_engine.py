@@ -4,7 +4,7 @@ from dataclasses import fields
 import pytest
 
 import qa
-from qa.dense import DenseIndex
+from qa.backends.local.dense import DenseIndex
 from qa.errors import (CorpusError, IndexCorruptError, IndexMismatchError, IndexNotFoundError, InvalidArgumentError,
                        InvalidQueryError)
 
@@ -89,7 +89,7 @@ def test_open_gives_the_same_results_as_build(fake_engine, fake_embedder):
 
 def test_manifest_records_how_the_index_was_built(fake_engine):
     manifest = json.loads((fake_engine.index_dir / "manifest.json").read_text())
-    assert manifest["format_version"] == qa.store.FORMAT_VERSION and manifest["qa_version"] == qa.__version__
+    assert manifest["format_version"] == qa.backends.local.store.FORMAT_VERSION and manifest["qa_version"] == qa.__version__
     assert manifest["model"]["name"] == "fake-embedder" and len(manifest["model"]["weights_sha256"]) == 64
     assert manifest["config"]["chunk"]["max_words"] > 0 and manifest["config"]["bm25"]["k1"] == 1.5
     assert len(manifest["corpus"]["hash"]) == 64 and manifest["created_at"]

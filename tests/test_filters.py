@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from qa.errors import InvalidArgumentError
-from qa.filters import check_date, document_matches
+from qa.search.filters import check_date, document_matches
 from qa.records import Document
 
 

@@ -131,11 +131,11 @@ def test_cli_search_filters(mixed_corpus, tmp_path, capsys):
 
 
 def test_cli_add_copies_and_indexes_only_new_passages(mixed_corpus, tmp_path, capsys, monkeypatch):
-    import qa.engine
+    import qa.search.engine
 
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
     fake = FakeEmbedder()
-    monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
+    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
     index = tmp_path / "index"
     code, _, err = run_cli(["index", str(mixed_corpus), "--index", str(index), "-q"], capsys)
     assert code == 0, err

@@ -1,6 +1,6 @@
 import pytest
 
-from qa.fuse import min_max_normalize, reciprocal_rank_fusion, weighted_fusion
+from qa.search.fuse import min_max_normalize, reciprocal_rank_fusion, weighted_fusion
 
 
 def test_rrf_sums_reciprocal_ranks():

@@ -5,7 +5,7 @@ from dataclasses import replace
 import pytest
 
 import qa
-from qa.dense import choose_index_type
+from qa.backends.local.dense import choose_index_type
 
 from conftest import FakeEmbedder
 

@@ -25,7 +25,7 @@ TESTS = Path(__file__).resolve().parent
 BUILDER = textwrap.dedent("""
     import sys, time
     sys.path.insert(0, {tests!r})
-    import qa, qa.bm25
+    import qa, qa.backends.local.bm25
     from conftest import FakeEmbedder
 
     corpus, index, cache, pause_at = sys.argv[1:5]
@@ -37,12 +37,12 @@ BUILDER = textwrap.dedent("""
             return super().encode_documents(texts)
 
     if pause_at == "write":
-        save = qa.bm25.BM25Index.save
+        save = qa.backends.local.bm25.BM25Index.save
         def paused_save(self, directory):
             save(self, directory)
             print("writing", flush=True)
             time.sleep(60)
-        qa.bm25.BM25Index.save = paused_save
+        qa.backends.local.bm25.BM25Index.save = paused_save
     qa.build(corpus, index, embedder=SlowEmbedder(), cache_dir=cache)
     print("done", flush=True)
 """)
@@ -113,11 +113,11 @@ def test_restores_an_index_moved_aside_by_a_crash_between_the_renames(fake_engin
 @pytest.mark.parametrize("code, text", [(errno.ENOSPC, "No space left on device"), (errno.EACCES, "Permission denied")])
 def test_full_disk_or_permission_error_is_one_line_and_keeps_the_old_index(small_corpus, tmp_path, monkeypatch,
                                                                           capsys, code, text):
-    import qa.engine
+    import qa.search.engine
 
     index, fake = tmp_path / "index", FakeEmbedder()
     monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cache"))
-    monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
+    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
     assert main(["index", str(small_corpus), "--index", str(index), "-q"]) == 0
     before = qa.open(index, embedder=fake).search("oil", k=3)
     (small_corpus / "delta.md").write_text("More oil news.\n")
@@ -125,7 +125,7 @@ def test_full_disk_or_permission_error_is_one_line_and_keeps_the_old_index(small
     def failing_write(path, records):
         raise OSError(code, os.strerror(code), str(path))
 
-    monkeypatch.setattr(qa.engine, "write_jsonl", failing_write)
+    monkeypatch.setattr(qa.search.engine, "write_jsonl", failing_write)
     capsys.readouterr()
     with pytest.raises(SystemExit) as exit_info:
         main(["index", str(small_corpus), "--index", str(index), "-q"])

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 import qa
-from qa.store import FORMAT_VERSION, new_manifest, read_jsonl, read_manifest, write_jsonl
+from qa.backends.local.store import FORMAT_VERSION, new_manifest, read_jsonl, read_manifest, write_jsonl
 
 
 def test_new_manifest_records_version_and_a_utc_time():

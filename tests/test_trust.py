@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 import qa
-from qa.answer import AnswerConfig
-from qa.evidence import answer_kind, specific_terms
+from qa.search.answer import AnswerConfig
+from qa.search.evidence import answer_kind, specific_terms
 
 from conftest import FakeEmbedder
 
@@ -49,9 +49,9 @@ def test_near_duplicate_documents_are_found_and_shown_once(engine):
 
 def test_cli_search_says_where_else_an_article_appears(engine, capsys, monkeypatch):
     from conftest import run_cli
-    import qa.engine
+    import qa.search.engine
 
-    monkeypatch.setattr(qa.engine, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
+    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: FakeEmbedder())
     code, out, err = run_cli(["search", "wheat harvest", "-k", "1", "--mode", "bm25", "--index",
                               str(engine.index_dir)], capsys)
     assert code == 0, err

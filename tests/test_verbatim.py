@@ -9,7 +9,7 @@ import re
 import pytest
 
 import qa
-from qa.answer import AnswerConfig
+from qa.search.answer import AnswerConfig
 
 from conftest import FakeEmbedder, run_cli
 

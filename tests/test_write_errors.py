@@ -17,16 +17,16 @@ RUNNER = f"""
 import sys
 sys.path.insert(0, {str(HERE)!r})
 from conftest import FakeEmbedder
-import qa.engine
+import qa.search.engine
 fake = FakeEmbedder()
-qa.engine.SentenceTransformerEmbedder = lambda *a, **k: fake
+qa.search.engine.SentenceTransformerEmbedder = lambda *a, **k: fake
 import contextlib, os, resource, signal
 target = os.environ.get("QA_TEST_FAIL_FILE")
 if target:
     # Real EFBIG from the OS on exactly one file: the soft size limit drops to 1 byte while it is written.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-    import qa.store
-    real_writing = qa.store.writing
+    import qa.backends.local.store
+    real_writing = qa.backends.local.store.writing
 
     @contextlib.contextmanager
     def writing(path):
@@ -39,7 +39,7 @@ if target:
         finally:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
-    qa.store.writing = writing
+    qa.backends.local.store.writing = writing
 from qa.cli import main
 sys.exit(main(sys.argv[1:]))
 """

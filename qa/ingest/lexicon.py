@@ -1,7 +1,7 @@
 """A dictionary of common English words, taken from the bundled model's WordPiece vocabulary (no extra download).
 
 Used to tell prose from a garbage text layer (``qa/ingest/pdf.py``) and a question's rare, specific terms
-from its everyday words (``qa/evidence.py``).
+from its everyday words (``qa/search/evidence.py``).
 """
 
 from __future__ import annotations

@@ -15,22 +15,22 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 import numpy as np
 
-from qa.bm25 import BM25Index
+from qa.backends.local.bm25 import BM25Index
 from qa.ingest.chunk import chunk_document
-from qa.cite import format_citation
+from qa.search.cite import format_citation
 from qa.config import FusionConfig, IndexConfig
-from qa.dense import DenseIndex, choose_index_type
+from qa.backends.local.dense import DenseIndex, choose_index_type
 from qa.embed import Embedder, EmbeddingCache, SentenceTransformerEmbedder, default_cache_dir, embed_cached
 from qa.errors import IndexCorruptError, IndexMismatchError, InvalidArgumentError, InvalidQueryError
-from qa.filters import document_matches
-from qa.fuse import reciprocal_rank_fusion, weighted_fusion
+from qa.search.filters import document_matches
+from qa.search.fuse import reciprocal_rank_fusion, weighted_fusion
 from qa.ingest.load import corpus_hash, load_corpus, parallel_map
 from qa.records import Chunk, Document, Hit
-from qa import store
-from qa.store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
+from qa.backends.local import store
+from qa.backends.local.store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
 
 if TYPE_CHECKING:
-    from qa.answer import Answer, AnswerConfig
+    from qa.search.answer import Answer, AnswerConfig
 
 __all__ = ["Engine", "build", "open_index", "save_index", "quoted_phrases", "MODES", "Mode", "MAX_QUERY_CHARS"]
 
@@ -104,13 +104,13 @@ class Engine:
             config: sentence scoring weights and the abstention threshold (defaults were tuned on the eval set).
 
         Returns:
-            An :class:`~qa.answer.Answer`: up to three verbatim sentences with their spans and markers,
+            An :class:`~qa.search.answer.Answer`: up to three verbatim sentences with their spans and markers,
             or ``found=False`` and "Not found in these articles." when the evidence is weak.
 
         Raises:
             InvalidQueryError, InvalidArgumentError: as for :meth:`search`.
         """
-        from qa.answer import AnswerConfig, answer_question
+        from qa.search.answer import AnswerConfig, answer_question
 
         return answer_question(self, question, k=k, mode=mode, filters=filters, config=config or AnswerConfig())
 

@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from qa.ingest.chunk import split_sentences
-from qa.cite import format_citation
-from qa.evidence import Evidence
+from qa.search.cite import format_citation
+from qa.search.evidence import Evidence
 from qa.records import Hit
 
 if TYPE_CHECKING:
-    from qa.engine import Engine
+    from qa.search.engine import Engine
 
 __all__ = ["AnswerConfig", "AnswerSentence", "Answer", "Candidate", "candidate_sentences", "select_sentences",
            "decide", "answer_question", "NOT_FOUND"]
@@ -44,7 +44,7 @@ class AnswerConfig:
     # A chosen sentence shorter than this (in words) is quoted with the sentence before it
     # in its passage: alone, "Fundamentally, it feels taken for granted." answers nothing.
     short_sentence_words: int = 10
-    # Evidence beyond similarity (qa/evidence.py): where the question's specific terms (names, numbers,
+    # Evidence beyond similarity (qa/search/evidence.py): where the question's specific terms (names, numbers,
     # rare words) must occur besides the archive ("off", "document", "passage", "paragraph" or "sentences"), and
     # whether a how-many question needs a number and a when question a date. Chosen on the train split.
     specific_terms: Literal["off", "document", "passage", "paragraph", "sentences"] = "sentences"
@@ -164,7 +164,7 @@ def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> t
 def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
            config: AnswerConfig) -> tuple[bool, list[Candidate], str]:
     """(found, chosen, reason): the sentences most similar to the question, kept only when they pass the
-    evidence checks (``qa/evidence.py``); when they fail, nothing is answered, and the reason says why.
+    evidence checks (``qa/search/evidence.py``); when they fail, nothing is answered, and the reason says why.
 
     The chosen sentences are checked together, rather than searching further down for sentences that pass:
     on the train split, searching for passing sentences answered near-miss questions far more often.
@@ -185,7 +185,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
 
 def answer_question(engine: "Engine", question: str, k: int = 5, mode: str = "hybrid",
                     filters: Mapping[str, Any] | None = None, config: AnswerConfig = AnswerConfig()) -> Answer:
-    from qa.engine import clean_query, quoted_phrases
+    from qa.search.engine import clean_query, quoted_phrases
 
     question = clean_query(question)  # the text search embeds, so its vector is reused below
     hits = engine.search(question, k=k, mode=mode, filters=filters)  # type: ignore[arg-type]

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Callable, Sequence
 from qa.ingest.lexicon import known_words
 
 if TYPE_CHECKING:
-    from qa.answer import AnswerConfig, Candidate
+    from qa.search.answer import AnswerConfig, Candidate
 
 __all__ = ["specific_terms", "answer_kind", "Evidence"]
 

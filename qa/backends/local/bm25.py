@@ -185,7 +185,7 @@ class BM25Index:
         return [(int(i), float(scores[i])) for i in order if scores[i] != -np.inf]
 
     def save(self, directory: Path) -> None:
-        from qa import store  # looked up at call time, so a test can put real write errors on one file
+        from qa.backends.local import store  # looked up at call time, so a test can put real write errors on one file
 
         w = self.weights
         with store.writing(directory / "bm25.npz"):

@@ -1,0 +1,1 @@
+"""Answering a question: candidates from a backend, fusion, filters, hits with citations, answer sentences."""
