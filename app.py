@@ -5,7 +5,7 @@ Environment: QA_INDEX (default "index"), GRADIO_SERVER_PORT (default 7860).
 
 import os
 
-from qa.web import create_app, serve
+from qa.interfaces.web import create_app, serve
 
 if __name__ == "__main__":
     serve(os.environ.get("QA_INDEX", "index"))

@@ -12,7 +12,7 @@ import numpy as np
 import qa
 from qa.backends.local.dense import DenseIndex
 from qa.embed import default_cache_dir
-from qa.evaluate import load_beir
+from qa.evaluation.evaluate import load_beir
 
 folder = sys.argv[1] if len(sys.argv) > 1 else "../shared/bench/scifact"
 engine = qa.open(default_cache_dir() / "beir" / "scifact")

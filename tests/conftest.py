@@ -45,7 +45,7 @@ def run_cli(args, capsys, stdin: bytes | None = None, monkeypatch=None):
     import io
     import sys
 
-    from qa.cli import main
+    from qa.interfaces.cli import main
 
     if stdin is not None:
         monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(stdin)))

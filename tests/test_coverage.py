@@ -92,7 +92,7 @@ def test_cli_eval_on_a_small_set(fake_engine, tmp_path, capsys, cli_fake):
 
 
 def test_tune_fusion_picks_the_setting_that_ranks_best(fake_engine):
-    from qa.tune import tune_fusion
+    from qa.evaluation.tune import tune_fusion
 
     queries = {"a": "Caspian pipeline oil Black Sea"}
     qrels = {"a": {fake_engine.chunks[[c.doc_id for c in fake_engine.chunks].index("beta")].chunk_id: 1}}

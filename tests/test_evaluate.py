@@ -3,7 +3,7 @@ import json
 import pytest
 
 from qa.errors import CorpusError, InvalidArgumentError
-from qa.evaluate import (EvalQuestion, Relevant, documents_by_best_passage, evaluate_set, load_beir,
+from qa.evaluation.evaluate import (EvalQuestion, Relevant, documents_by_best_passage, evaluate_set, load_beir,
                          load_eval_set, passage_qrels, score_run)
 
 from conftest import CORPUS, REPO

@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa
-from qa.cli import main
+from qa.interfaces.cli import main
 
 from conftest import REPO, FakeEmbedder, run_cli
 

@@ -42,7 +42,7 @@ def test_near_duplicate_documents_are_found_and_shown_once(engine):
     assert engine.also_in("grain") == ["grain-copy"]
     hits = engine.search("wheat harvest exporters barley", k=10, mode="bm25")
     assert hits and all(h.doc_id != "grain-copy" for h in hits)
-    from qa.web import render_hits
+    from qa.interfaces.web import render_hits
 
     assert "also in: Grain Report (syndicated)" in render_hits(engine, "wheat", hits[:1])
 

@@ -65,7 +65,7 @@ def test_ask_json_and_plain_quote_the_sentence_exactly(engine, capsys):
 
 
 def test_page_html_shows_the_text_exactly_once_unescaped(engine):
-    from qa.web import render_answer, render_hits
+    from qa.interfaces.web import render_answer, render_hits
 
     hits = engine.search("Zhanaozen oil workers café owners", k=2, mode="bm25")
     page = render_hits(engine, "Zhanaozen oil workers café owners", hits)

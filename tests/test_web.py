@@ -23,7 +23,7 @@ def free_port() -> int:
 
 
 def launch(index: Path):
-    from qa.web import CSS, create_app
+    from qa.interfaces.web import CSS, create_app
 
     demo = create_app(index)
     port = free_port()
@@ -206,7 +206,7 @@ def test_concurrent_clients_are_all_served(server):
 
     from gradio_client import Client
 
-    from qa.web import EXAMPLE_QUESTIONS
+    from qa.interfaces.web import EXAMPLE_QUESTIONS
 
     questions = EXAMPLE_QUESTIONS + ["Who is Daniel Wagner?", "What is the Northern Distribution Network?"]
 

@@ -40,7 +40,7 @@ if target:
             resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
 
     qa.backends.local.store.writing = writing
-from qa.cli import main
+from qa.interfaces.cli import main
 sys.exit(main(sys.argv[1:]))
 """
 

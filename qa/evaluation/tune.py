@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 from qa.search.answer import AnswerConfig, Candidate, candidate_sentences, decide
 from qa.config import FusionConfig
 from qa.search.engine import Engine
-from qa.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
+from qa.evaluation.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
 __all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
 

@@ -291,9 +291,9 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     """Search fusion (and answer) settings on training data only; report the gain on the test split."""
     from qa.config import FusionConfig
     from qa.search.engine import open_index
-    from qa.evaluate import evaluate_set, load_eval_set, passage_qrels
-    from qa.report import markdown_table, write_reports
-    from qa.tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
+    from qa.evaluation.evaluate import evaluate_set, load_eval_set, passage_qrels
+    from qa.evaluation.report import markdown_table, write_reports
+    from qa.evaluation.tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
 
     engine = open_index(index_dir)
     questions = load_eval_set(eval_set)
@@ -311,7 +311,7 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     if beir_dir is not None:
         from qa.embed import default_cache_dir
         from qa.search.engine import build
-        from qa.evaluate import load_beir
+        from qa.evaluation.evaluate import load_beir
 
         corpus, queries, qrels = load_beir(beir_dir, split="train")
         beir_engine = build(corpus, default_cache_dir() / "beir" / beir_dir.resolve().name, progress=True)
@@ -382,14 +382,14 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
                   as_json: bool) -> None:
     """Benchmark query latency, build time, size and memory at scale, or encoders on real text (not a test)."""
     if embed_corpus is not None:
-        from qa.bench_embed import bench_encoders, embed_json, embed_table
+        from qa.evaluation.bench_embed import bench_encoders, embed_json, embed_table
 
         result = bench_encoders(embed_corpus, limit)
         click.echo(embed_table(result))
         if as_json:
             click.echo(embed_json(result))
         return
-    from qa.bench import run_bench, table, to_json
+    from qa.evaluation.bench import run_bench, table, to_json
 
     results = []
     for n in sizes or (10_000, 100_000, 1_000_000):
@@ -406,7 +406,7 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default $GRADIO_SERVER_PORT or 7860).")
 def serve_command(index_dir: Path, host: str, port: int | None) -> None:
     """Open the web page over the index."""
-    from qa.web import serve
+    from qa.interfaces.web import serve
 
     serve(index_dir, host=host, port=port)
 
@@ -428,8 +428,8 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
                  encoder: str | None,
                  reports_dir: Path, as_json: bool) -> None:
     """Measure retrieval quality: Recall@1/5/10, MRR@10, nDCG@10 per mode (or nDCG@10, Recall@100 on BEIR)."""
-    from qa.evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
-    from qa.report import BEIR_BASELINES, markdown_table, write_reports
+    from qa.evaluation.evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
+    from qa.evaluation.report import BEIR_BASELINES, markdown_table, write_reports
 
     modes = modes or MODES
     if beir_dir is not None:
@@ -461,7 +461,7 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
         table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
         if "hybrid" in modes:
             from qa.search.answer import AnswerConfig
-            from qa.tune import answer_metrics
+            from qa.evaluation.tune import answer_metrics
 
             chosen = [q for q in questions if split == "all" or q.split == split]
             results["answers"] = answer_metrics(engine, chosen, AnswerConfig())
