@@ -2,7 +2,7 @@
 
     python scripts/mutation_report.py [--survivors]
 
-Reads mutants/qa/*.py.meta (written by `mutmut run`). A mutant is killed when the tests failed on it
+Reads mutants/qa/**/*.py.meta (written by `mutmut run`). A mutant is killed when the tests failed on it
 (exit code other than 0) or ran past their CPU-time limit; it survives when they passed; mutants not
 run (no test covers the function, or the run was stopped) count as survivors.
 """
@@ -19,7 +19,7 @@ SURVIVED = {0, None, 5}  # 5: pytest collected no test for it
 
 def main() -> int:
     show_survivors = "--survivors" in sys.argv
-    metas = sorted(Path("mutants/qa").glob("*.py.meta"))
+    metas = sorted(Path("mutants/qa").rglob("*.py.meta"))
     if not metas:
         print("no mutmut results under mutants/qa; run `mutmut run` first", file=sys.stderr)
         return 1
