@@ -63,6 +63,17 @@ def fake_embedder() -> FakeEmbedder:
 
 
 @pytest.fixture
+def cli_fake(monkeypatch, tmp_path):
+    """The CLI builds and opens indexes with the fake embedder (and its own cache), so commands run in seconds."""
+    import qa.search.engine
+
+    fake = FakeEmbedder()
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cli-cache"))
+    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
+    return fake
+
+
+@pytest.fixture
 def cache_dir(tmp_path) -> Path:
     return tmp_path / "cache"
 

@@ -17,17 +17,6 @@ from qa.records import Document
 from conftest import ARTICLES, FakeEmbedder, run_cli
 
 
-@pytest.fixture
-def cli_fake(monkeypatch, tmp_path):
-    """The CLI builds with the fake embedder (and its own cache), so commands run in seconds."""
-    import qa.search.engine
-
-    fake = FakeEmbedder()
-    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path / "cli-cache"))
-    monkeypatch.setattr(qa.search.engine, "SentenceTransformerEmbedder", lambda *a, **k: fake)
-    return fake
-
-
 def test_cli_ask_plain_and_json(fake_engine, capsys, cli_fake):
     code, out, err = run_cli(["ask", "Which sea does the Caspian pipeline carry oil to?", "--index",
                               str(fake_engine.index_dir), "--json"], capsys)

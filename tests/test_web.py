@@ -104,6 +104,13 @@ def page(server, browser):
     context.close()
 
 
+def open_settings(page) -> None:
+    """The settings and filters panel starts closed; open it once."""
+    if not page.locator("#qa-mode").is_visible():
+        page.locator("#qa-settings").get_by_text("Settings and filters").click()
+        page.locator("#qa-mode").wait_for(timeout=10_000)
+
+
 def ask(page, question: str) -> None:
     box = page.locator("#qa-question textarea")
     box.fill(question)
@@ -151,6 +158,7 @@ def test_example_question_click_runs_it(page):
 def test_switching_mode_reranks_with_bm25_only(page):
     ask(page, "what did Kazakhstan want from the US?")
     page.locator("#qa-results").get_by_text(WEITZ_TITLE).first.wait_for(timeout=30_000)
+    open_settings(page)
     page.locator("#qa-mode").get_by_text("bm25", exact=True).click()
     page.wait_for_function(
         "() => document.querySelector('#qa-results').innerText.includes('dense rank —')", timeout=30_000)
@@ -158,15 +166,91 @@ def test_switching_mode_reranks_with_bm25_only(page):
 
 @pytest.mark.browser
 @pytest.mark.slow
-def test_open_full_article_with_passage_highlighted(page):
-    ask(page, "Why does Kazakhstan feel taken for granted?")
-    page.locator("#qa-results").get_by_text(WEITZ_TITLE).first.wait_for(timeout=30_000)
-    page.locator("#qa-article-pick input").click()
-    page.get_by_role("option").first.click()
+def test_read_in_the_article_marks_the_passage_and_the_answer_sentence(page):
+    ask(page, "what did Kazakhstan want from the US?")
+    page.locator("#qa-answer").get_by_text("does not compensate Kazakhstan suitably").wait_for(timeout=30_000)
+    card = page.locator("#qa-results .qa-card", has_text="does not compensate Kazakhstan suitably").first
+    card.get_by_role("button", name="Read in the article").click()
     marked = page.locator("#qa-article mark#qa-passage")
     marked.wait_for(timeout=30_000)
     article_text = page.locator("#qa-article").inner_text()
+    assert WEITZ_TITLE in article_text
     assert len(article_text) > 3 * len(marked.inner_text())  # the whole article, not just the passage
+    quoted = page.locator("#qa-article mark.qa-answer-mark")
+    assert any("does not compensate Kazakhstan suitably" in quoted.nth(i).inner_text() for i in range(quoted.count()))
+    page.wait_for_function("() => { const r = document.getElementById('qa-passage').getBoundingClientRect();"
+                           " return r.top >= 0 && r.bottom <= window.innerHeight; }", timeout=10_000)  # scrolled to
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_passage_across_a_paragraph_break_is_marked_in_each_paragraph(page):
+    ask(page, "what did Kazakhstan want from the US?")
+    card = page.locator("#qa-results .qa-card", has_text="does not compensate Kazakhstan suitably").first
+    card.wait_for(timeout=30_000)
+    assert "\n" in card.locator(".qa-passage").inner_text().strip()  # this passage spans two paragraphs
+    card.get_by_role("button", name="Read in the article").click()
+    page.locator("#qa-article mark#qa-passage").wait_for(timeout=30_000)
+    marks_per_paragraph = page.evaluate(
+        "() => [...document.querySelectorAll('#qa-article p')].map(p => p.querySelectorAll('mark.qa-passage-mark').length)")
+    assert sum(1 for n in marks_per_paragraph if n) >= 2  # each paragraph holds its own, well-nested mark
+    nested_wrong = page.evaluate("() => document.querySelectorAll('#qa-article mark p, #qa-article mark mark.qa-passage-mark').length")
+    assert nested_wrong == 0
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_session_questions_are_listed_and_run_again(page):
+    ask(page, "Why did Kazakhstan keep its peacekeepers in Iraq?")
+    page.wait_for_function("() => /Kazbat|KAZBAT/.test(document.querySelector('#qa-results').innerText)", timeout=30_000)
+    ask(page, "what did Kazakhstan want from the US?")
+    page.locator("#qa-results").get_by_text(WEITZ_TITLE).first.wait_for(timeout=30_000)
+    history = page.locator("#qa-history")
+    history.get_by_text("what did Kazakhstan want from the US?").wait_for(timeout=10_000)
+    history.get_by_text("Why did Kazakhstan keep its peacekeepers in Iraq?").click()
+    page.wait_for_function(
+        "() => document.querySelector('#qa-question textarea').value.includes('peacekeepers')", timeout=10_000)
+    page.wait_for_function("() => /Kazbat|KAZBAT/.test(document.querySelector('#qa-answer').innerText"
+                           " + document.querySelector('#qa-results .qa-card').innerText)", timeout=30_000)
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_downloads_offer_the_results_as_citations(page, server):
+    import urllib.parse
+    import urllib.request
+
+    import bibtexparser
+
+    ask(page, "what did Kazakhstan want from the US?")
+    links = page.locator("#qa-downloads a")
+    links.first.wait_for(timeout=30_000)
+    hrefs = {links.nth(i).get_attribute("href") for i in range(links.count())}
+    assert sorted({h.rsplit(".", 1)[-1] for h in hrefs}) == ["bib", "csv", "json", "md", "ris"], hrefs
+    href = next(h for h in hrefs if h.endswith(".bib"))
+    with urllib.request.urlopen(urllib.parse.urljoin(server, href), timeout=30) as response:
+        library = bibtexparser.parse_string(response.read().decode("utf-8"))
+    weitz = [e for e in library.entries if e.fields_dict["title"].value == WEITZ_TITLE]
+    assert weitz and "does not compensate Kazakhstan suitably" in weitz[0].fields_dict["note"].value
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_phone_width_shows_the_answer_on_the_first_screen(server, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        page.goto(server)
+        page.wait_for_selector("#qa-question textarea")
+        assert not page.locator("#qa-mode").is_visible()  # settings and filters start closed
+        ask(page, "what did Kazakhstan want from the US?")
+        page.locator("#qa-answer").get_by_text("does not compensate Kazakhstan suitably").wait_for(timeout=30_000)
+        box = page.locator("#qa-answer").bounding_box()
+        assert box and box["y"] + 40 < 844, box  # the answer starts on the first screen
+        width = page.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, width  # nothing forces sideways scrolling
+    finally:
+        context.close()
 
 
 @pytest.mark.browser
@@ -180,6 +264,7 @@ def test_empty_question_gets_a_plain_message(page):
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", ["hybrid", "bm25"])
 def test_out_of_scope_question_says_not_found(page, mode):
+    open_settings(page)
     page.locator("#qa-mode").get_by_text(mode, exact=True).click()
     ask(page, "What is the capital of France?")
     page.locator("#qa-answer").get_by_text("Not found in these articles").wait_for(timeout=30_000)
@@ -250,6 +335,7 @@ def test_the_server_serves_no_files_from_the_machine(server):
 @pytest.mark.browser
 @pytest.mark.slow
 def test_publication_filter_on_the_page(page):
+    open_settings(page)
     page.locator("#qa-mode").get_by_text("hybrid", exact=True).click()
     page.locator("#qa-publications input").click()
     page.get_by_role("option", name="Eurasia Daily Monitor").click()
@@ -260,3 +346,47 @@ def test_publication_filter_on_the_page(page):
         " return cards.length > 0 && [...cards].every(c => c.innerText.includes('Eurasia Daily Monitor')); }",
         timeout=30_000)
     assert WEITZ_TITLE not in page.locator("#qa-results").inner_text()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_k_author_date_and_article_filters_on_the_page(page):
+    def results_for(question: str, condition: str) -> None:
+        """Ask, then wait for this question's results (not the last ones) to meet ``condition`` (cards => bool)."""
+        ask(page, question)
+        page.wait_for_function(
+            "([q, cond]) => { const r = [...document.querySelectorAll('#qa-results .qa-results-for')]"
+            ".find(e => e.dataset.question === q); if (!r) return false;"
+            " const cards = [...r.querySelectorAll('.qa-card')]; return new Function('cards', 'r', cond)(cards, r); }",
+            arg=[question, condition], timeout=30_000)
+
+    open_settings(page)
+    slider = page.locator("#qa-k input[type=range]")
+    slider.focus()
+    slider.press("Home")  # 1
+    slider.press("ArrowRight")  # 2
+    page.wait_for_function("() => document.querySelector('#qa-k input[type=number]').value === '2'", timeout=10_000)
+    results_for("Kazakhstan and the United States", "return cards.length === 2")
+
+    page.locator("#qa-articles input").click()
+    page.get_by_role("option", name="Eurasia Daily Monitor, Vol. 2, Issue 160").click()
+    page.keyboard.press("Escape")
+    results_for("Kazakhstan and America", "return cards.length > 0 && cards.every("
+                "c => c.dataset.docId === 'edm-v2-i160-kazakhstan-sco-us-military-presence')")
+    page.locator("#qa-articles").get_by_role("button", name="Remove").first.click()
+
+    page.locator("#qa-authors input").click()
+    page.get_by_role("option", name="Richard Weitz").click()
+    page.keyboard.press("Escape")
+    results_for("Kazakhstan and the U.S.", "return cards.length === 2 && cards.every("
+                "c => c.innerText.includes('Richard Weitz'))")
+    page.locator("#qa-authors").get_by_role("button", name="Remove").first.click()
+
+    page.locator("#qa-since input").fill("2011")
+    page.locator("#qa-until input").fill("2011-12")  # partial dates: all of 2011
+    results_for("Kazakhstan and Washington", "return cards.length > 0 && cards.every("
+                "c => c.querySelector('.qa-citation').innerText.includes('July 2011'))")
+
+    page.locator("#qa-since input").fill("2099")
+    page.locator("#qa-until input").fill("")
+    results_for("Kazakhstan and the US", "return cards.length === 0 && r.innerText.includes('No passage matches')")

@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from qa.errors import QAError
+from qa.interfaces.export import FORMATS, export
 
 __all__ = ["cli", "main"]
 
@@ -220,7 +221,9 @@ def question_options(k_help: str, json_help: str):
             click.option("-k", "k", type=int, default=5, show_default=True, help=k_help),
             click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True),
             click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path)),
-            click.option("--json", "as_json", is_flag=True, help=json_help),
+            click.option("--json", "as_json", is_flag=True, help=json_help + " Same as --format json."),
+            click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
+                         help="text for reading; json, markdown, csv, or bibtex/ris (one entry per cited article)."),
         ]):
             command = option(command)
         return filter_options(command)
@@ -229,12 +232,14 @@ def question_options(k_help: str, json_help: str):
 
 @cli.command("search")
 @question_options("Number of passages.", "Print the hits as a JSON array.")
-def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
+def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, output_format: str,
+                   **filters) -> None:
     """Rank the passages that answer QUESTION ("-" reads it from standard input)."""
     engine, question = _engine_for(question, k, index_dir)
     hits = engine.search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
-    if as_json:
-        click.echo(json.dumps([asdict(h) for h in hits], ensure_ascii=False, indent=2))
+    output_format = "json" if as_json else output_format
+    if output_format != "text":
+        click.echo(export(hits, output_format, engine.document), nl=False)
         return
     if not hits:
         click.echo("No passage matches that question.")
@@ -254,12 +259,14 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
 
 @cli.command("ask")
 @question_options("Passages to draw the answer from.", "Print the answer (sentences, spans, hits) as JSON.")
-def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, **filters) -> None:
+def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, output_format: str,
+                **filters) -> None:
     """Answer QUESTION with cited sentences from the articles, or say it is not found ("-": from stdin)."""
     engine, question = _engine_for(question, k, index_dir)
     answer = engine.ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
-    if as_json:
-        click.echo(json.dumps(asdict(answer), ensure_ascii=False, indent=2))
+    output_format = "json" if as_json else output_format
+    if output_format != "text":
+        click.echo(export(answer, output_format, engine.document), nl=False)
         return
     click.echo(textwrap.fill(answer.text, width=100))
     if answer.found:
@@ -398,6 +405,28 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
     click.echo(table(results))
     if as_json:
         click.echo(to_json(results))
+
+
+@cli.command("watch")
+@click.argument("corpus", default="corpus", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--debounce", "debounce_ms", default=1000, show_default=True, type=click.IntRange(min=50),
+              help="Milliseconds of quiet that end a burst of changes.")
+def watch_command(corpus: Path, index_dir: Path, debounce_ms: int) -> None:
+    """Keep the index in step with CORPUS: refresh it on every added, changed or removed file."""
+    from qa.interfaces.watch import watch
+
+    watch(corpus, index_dir, debounce_ms=debounce_ms, report=lambda line: click.echo(line, err=False))
+
+
+@cli.command("mcp")
+@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+def mcp_command(index_dir: Path) -> None:
+    """Serve the index to agents as MCP tools (search, ask, document) on standard input and output."""
+    from qa.interfaces.mcp_server import create_server
+
+    server = create_server(index_dir)  # opens the index first: a missing one is a one-line error, not a hang
+    server.run("stdio")
 
 
 @cli.command("serve")

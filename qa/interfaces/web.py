@@ -5,12 +5,16 @@ from __future__ import annotations
 import html
 import logging
 import os
+import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 import qa
+from qa.ingest.chunk import PARAGRAPH_BREAK
+from qa.interfaces.export import export, file_suffix
 from qa.search.cite import format_date
+from qa.search.live import LiveIndex
 
 __all__ = ["create_app", "serve", "EXAMPLE_QUESTIONS"]
 
@@ -39,6 +43,9 @@ CSS = """
 .qa-message {padding: 10px 14px; border-radius: 6px; background: var(--background-fill-secondary);}
 .qa-article {max-height: 520px; overflow-y: auto; line-height: 1.55; padding-right: 8px;}
 .qa-article mark.qa-passage-mark {background: #fde68a; color: inherit;}
+.qa-article mark.qa-answer-mark {background: #fb923c; color: inherit; font-weight: 600;}
+.qa-read {margin-top: 8px; padding: 4px 10px; border-radius: 6px; border: 1px solid var(--border-color-primary);
+          background: var(--button-secondary-background-fill); cursor: pointer;}
 mark.qa-term {background: #fef08a; color: inherit; padding: 0 1px;}
 """
 
@@ -88,7 +95,9 @@ def render_hits(engine: qa.Engine, question: str, hits: list[qa.Hit]) -> str:
             f'<div class="qa-meta">{_e(_byline(doc))}</div>'
             f'<div class="qa-passage">{_highlight(engine, question, hit.text)}</div>'
             f'<code class="qa-citation" title="Citation (click to select)">{_e(hit.citation)}</code>'
-            f'{also_in}<div class="qa-why">Why it ranked: {" · ".join(why)}</div></div>')
+            f'{also_in}<div class="qa-why">Why it ranked: {" · ".join(why)}</div>'
+            f'<button class="qa-read" data-chunk="{_e(hit.chunk_id)}" data-rank="{hit.rank}">Read in the article</button>'
+            '</div>')
     return "".join(cards)
 
 
@@ -105,14 +114,33 @@ def render_answer(answer) -> str:
     return (f'<div class="qa-answer"><strong>Answer</strong><div class="qa-passage">{sentences}</div>{sources}</div>')
 
 
-def render_article(engine: qa.Engine, doc_id: str, char_start: int, char_end: int) -> str:
+def render_article(engine: qa.Engine, doc_id: str, char_start: int, char_end: int,
+                   quoted: Sequence[tuple[int, int]] = ()) -> str:
+    """The whole article, the passage marked (id "qa-passage", for scrolling) and the answer's sentences in it
+    highlighted. Marks are cut at paragraph breaks, so each <p> holds whole, well-nested markup."""
     doc = engine.document(doc_id)
     text = doc.text
-    body = (_e(text[:char_start]) + '<mark class="qa-passage-mark" id="qa-passage">' + _e(text[char_start:char_end])
-            + "</mark>" + _e(text[char_end:]))
-    paragraphs = "".join(f"<p>{p}</p>" for p in body.split("\n\n"))
+    cuts = sorted({0, len(text), char_start, char_end, *(b for span in quoted for b in span)}
+                  | {m.start() for m in PARAGRAPH_BREAK.finditer(text)} | {m.end() for m in PARAGRAPH_BREAK.finditer(text)})
+    paragraphs, current, first_mark = [], [], True
+    for start, end in zip(cuts, cuts[1:]):
+        piece = text[start:end]
+        if PARAGRAPH_BREAK.fullmatch(piece):
+            paragraphs.append("".join(current))
+            current = []
+            continue
+        html_piece = _e(piece)
+        if any(s <= start and end <= e for s, e in quoted):
+            html_piece = f'<mark class="qa-answer-mark">{html_piece}</mark>'
+        if char_start <= start and end <= char_end:
+            anchor = ' id="qa-passage"' if first_mark else ""
+            first_mark = False
+            html_piece = f'<mark class="qa-passage-mark"{anchor}>{html_piece}</mark>'
+        current.append(html_piece)
+    paragraphs.append("".join(current))
+    body = "".join(f"<p>{p}</p>" for p in paragraphs)
     return (f'<div class="qa-article-view"><h3>{_e(doc.title or doc.doc_id)}</h3><div class="qa-meta">{_e(_byline(doc))}</div>'
-            f'<div class="qa-article" style="white-space: pre-wrap;">{paragraphs}</div></div>')
+            f'<div class="qa-article" style="white-space: pre-wrap;">{body}</div></div>')
 
 
 def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
@@ -121,11 +149,18 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
     import gradio as gr
 
     load_error = ""
+    live = None
     if engine is None:
         try:
-            engine = qa.open(index)
+            live = LiveIndex(index)  # follows `qa watch` and `qa index` rebuilds without a restart
+            engine = live.engine
         except qa.QAError as exc:
             load_error = str(exc)
+    fixed_engine = engine
+
+    def current() -> qa.Engine:
+        """The index as last built; each request keeps the one it started with."""
+        return live.engine if live is not None else fixed_engine
     missing = (f"No usable index: {load_error} The index is built by `qa index corpus --index {index}` "
                f"(or `make run`).") if load_error else ""
 
@@ -141,32 +176,57 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         return {key: value for key, value in filters.items() if value}
 
     def run_search(question: str, k: float, mode: str, articles: list[str] | None, publications: list[str] | None,
-                   authors: list[str] | None, since: str, until: str):
-        no_article = gr.update(choices=[], value=None)
+                   authors: list[str] | None, since: str, until: str, history: list[str]):
+        """answer, results, state (hits and quoted spans), article, downloads, history, history list."""
+        history = list(history or [])
+        if (question or "").strip() and not missing:
+            history = [q for q in history if q != question.strip()] + [question.strip()]  # latest last, once
+        listed = gr.update(samples=[[q] for q in reversed(history)], visible=bool(history))
+        empty = {"hits": [], "quoted": []}
         if missing:
-            return _message(missing), "", no_article, [], ""
+            return _message(missing), "", empty, "", None, history, listed
         if not (question or "").strip():
-            return _message("Type a question above and press Enter."), "", no_article, [], ""
+            return _message("Type a question above and press Enter."), "", empty, "", None, history, listed
+        engine = current()
         try:
             answer = engine.ask(question, k=int(k), mode=mode,
                                 filters=filters_for(articles, publications, authors, since, until))
             hits = list(answer.hits)
         except qa.QAError as exc:
-            return _message(str(exc)), "", no_article, [], ""
+            return _message(str(exc)), "", empty, "", None, history, listed
         if not hits:
-            return (render_answer(answer), _message("No passage matches that question with these settings. Try "
-                                                    "other words, the hybrid or dense mode, or fewer filters."),
-                    no_article, [], "")
-        choices = [(f"{h.rank}. {h.title or h.doc_id} ({h.citation.rsplit(', ', 1)[-1]})", h.chunk_id) for h in hits]
-        state = [[h.chunk_id, h.doc_id, h.char_start, h.char_end] for h in hits]
-        return (render_answer(answer), render_hits(engine, question, hits),
-                gr.update(choices=choices, value=None), state, "")
+            return (render_answer(answer), f'<div class="qa-results-for" data-question="{_e(question)}">'
+                    + _message("No passage matches that question with these settings. Try other words, the hybrid "
+                               "or dense mode, or fewer filters.") + "</div>",
+                    empty, "", None, history, listed)
+        state = {"hits": [[h.chunk_id, h.doc_id, h.char_start, h.char_end] for h in hits],
+                 "quoted": [[s.doc_id, s.char_start, s.char_end] for s in answer.sentences] if answer.found else []}
+        # The question rides along, so a script (or a test) can tell these results from the last ones.
+        cards = f'<div class="qa-results-for" data-question="{_e(question)}">{render_hits(engine, question, hits)}</div>'
+        return (render_answer(answer), cards, state, "", downloads(engine, answer),
+                history, listed)
 
-    def open_article(chunk_id: str | None, state: list[list[Any]]):
-        for cid, doc_id, start, end in state or []:
+    def downloads(engine: qa.Engine, answer) -> list[str]:
+        """The current answer and its passages as files: the CLI's --format choices, bar plain text."""
+        folder = Path(tempfile.mkdtemp(prefix="qa-results-"))
+        files = []
+        for fmt in ("markdown", "bibtex", "ris", "csv", "json"):
+            path = folder / f"qa-results{file_suffix(fmt)}"
+            path.write_text(export(answer, fmt, engine.document), encoding="utf-8")
+            files.append(str(path))
+        return files
+
+    def open_article(state: dict[str, Any], evt: gr.SelectData):
+        chunk_id, engine = evt.value, current()
+        for cid, doc_id, start, end in (state or {}).get("hits", []):
             if cid == chunk_id:
-                return render_article(engine, doc_id, int(start), int(end))
+                quoted = [(int(s), int(e)) for d, s, e in state.get("quoted", []) if d == doc_id]
+                return render_article(engine, doc_id, int(start), int(end), quoted)
         return ""
+
+    # Gradio finds the event argument by its annotation; under `from __future__ import annotations` that is
+    # the string "gr.SelectData", which it cannot resolve, since gradio is imported in this function only.
+    open_article.__annotations__["evt"] = gr.SelectData
 
     def ask_api(question: str, k: int = 5, mode: str = "hybrid") -> dict[str, Any]:
         """The answer: found, text, sentences (verbatim, with doc_id, char_start, char_end, marker, score) and hits."""
@@ -175,7 +235,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         if missing:
             raise gr.Error(missing)
         try:
-            return asdict(engine.ask(question, k=int(k), mode=mode))  # type: ignore[arg-type]
+            return asdict(current().ask(question, k=int(k), mode=mode))  # type: ignore[arg-type]
         except qa.QAError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -187,7 +247,7 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
         if missing:
             raise gr.Error(missing)
         try:
-            return [asdict(h) for h in engine.search(question, k=int(k), mode=mode)]  # type: ignore[arg-type]
+            return [asdict(h) for h in current().search(question, k=int(k), mode=mode)]  # type: ignore[arg-type]
         except qa.QAError as exc:
             raise gr.Error(str(exc)) from None
 
@@ -199,7 +259,8 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
             question = gr.Textbox(label="Question", placeholder="e.g. what did Kazakhstan want from the US?",
                                   scale=5, elem_id="qa-question", max_length=qa.search.engine.MAX_QUERY_CHARS)
             ask = gr.Button("Search", variant="primary", scale=1, elem_id="qa-search")
-        with gr.Accordion("Settings and filters", open=True):
+        # Closed at first: open, on a phone-width screen it pushes the answer two screens down.
+        with gr.Accordion("Settings and filters", open=False, elem_id="qa-settings"):
             with gr.Row():
                 k = gr.Slider(1, 20, value=5, step=1, label="Number of results", elem_id="qa-k")
                 mode = gr.Radio(MODES, value="hybrid", label="Retrieval mode", elem_id="qa-mode")
@@ -213,22 +274,32 @@ def create_app(index: str | Path = "index", engine: qa.Engine | None = None):
                 since = gr.Textbox(label="Dated from (YYYY[-MM[-DD]])", elem_id="qa-since", max_lines=1)
                 until = gr.Textbox(label="Dated until (YYYY[-MM[-DD]])", elem_id="qa-until", max_lines=1)
         answer = gr.HTML(elem_id="qa-answer")
-        results = gr.HTML(elem_id="qa-results")
-        state = gr.State([])
-        with gr.Accordion("Read the full article around a passage", open=True):
-            article_pick = gr.Dropdown([], label="Result to read in context", elem_id="qa-article-pick")
-            article = gr.HTML(elem_id="qa-article")
+        # One listener on the results: a card's "Read in the article" sends its passage's chunk id.
+        results = gr.HTML(elem_id="qa-results", js_on_load=(
+            "element.addEventListener('click', (event) => { const button = event.target.closest('.qa-read');"
+            " if (button) trigger('select', {value: button.dataset.chunk, index: Number(button.dataset.rank)}); });"))
+        article = gr.HTML(elem_id="qa-article")
+        downloads_box = gr.File(label="Download these results (Markdown, BibTeX, RIS, CSV, JSON)",
+                                file_count="multiple", elem_id="qa-downloads", interactive=False)
+        state = gr.State({"hits": [], "quoted": []})
+        history = gr.State([])
+        history_list = gr.Dataset(components=[question], samples=[], label="This session's questions",
+                                  elem_id="qa-history", visible=False)
         examples = gr.Examples(EXAMPLE_QUESTIONS, inputs=[question], label="Example questions",
                                elem_id="qa-examples")
 
-        inputs = [question, k, mode, articles, publications, authors, since, until]
-        outputs = [answer, results, article_pick, state, article]
+        inputs = [question, k, mode, articles, publications, authors, since, until, history]
+        outputs = [answer, results, state, article, downloads_box, history, history_list]
         for trigger in (question.submit, ask.click, mode.change):
             trigger(run_search, inputs, outputs, api_visibility="private")
         # Clicking an example fills the box; run the search too, so one click answers.
         examples.load_input_event.then(run_search, inputs, outputs, api_visibility="private")
-        article_pick.change(open_article, [article_pick, state], article, api_visibility="private").then(
-            None, js="() => { const m = document.getElementById('qa-passage'); if (m) m.scrollIntoView({block: 'center'}); }")
+        # Clicking one of this session's questions asks it again.
+        history_list.click(lambda sample: sample[0], history_list, question, api_visibility="private").then(
+            run_search, inputs, outputs, api_visibility="private")
+        results.select(open_article, state, article, api_visibility="private").then(
+            None, js="() => { const m = document.getElementById('qa-passage');"
+                     " if (m) m.scrollIntoView({block: 'center'}); }")
         gr.api(search_api, api_name="search")
         gr.api(ask_api, api_name="ask")
     demo.queue(default_concurrency_limit=CONCURRENCY)

@@ -7,7 +7,7 @@ import datetime as dt
 from qa.ingest.chunk import PARAGRAPH_BREAK
 from qa.records import Document
 
-__all__ = ["format_citation", "paragraph_range", "format_date"]
+__all__ = ["format_citation", "locator", "paragraph_range", "format_date"]
 
 def format_date(value: str) -> str:
     """ISO dates as people write them ("2013-03-20" -> "20 March 2013"); anything else unchanged."""
@@ -59,15 +59,19 @@ def format_citation(doc: Document, char_start: int, char_end: int) -> str:
         parts.append(venue)
     if meta.get("date"):
         parts.append(format_date(str(meta["date"])))
-    page_starts = meta.get("page_starts")
+    parts.append(locator(doc, char_start, char_end))
+    return ", ".join(parts)
+
+
+def locator(doc: Document, char_start: int, char_end: int) -> str:
+    """Where in the document a span is: "p. 4" (paged sources, by printed label) or "¶ 7", "¶¶ 7–8"."""
+    page_starts = doc.metadata.get("page_starts")
     if page_starts:  # paged sources are cited by page; paragraph counts across PDF pages mean little
         first = sum(1 for s in page_starts if s <= char_start) or 1
         last = sum(1 for s in page_starts if s < char_end) or 1
         # The label printed on the page ("164", "iv") where the PDF defines labels, else the page's number.
-        labels = meta.get("page_labels") or []
+        labels = doc.metadata.get("page_labels") or []
         first_label, last_label = (labels[first - 1], labels[last - 1]) if len(labels) >= last else (first, last)
-        parts.append(f"p. {first_label}" if first == last else f"pp. {first_label}–{last_label}")
-        return ", ".join(parts)
+        return f"p. {first_label}" if first == last else f"pp. {first_label}–{last_label}"
     first, last = paragraph_range(doc.text, char_start, char_end)
-    parts.append(f"¶ {first}" if first == last else f"¶¶ {first}–{last}")
-    return ", ".join(parts)
+    return f"¶ {first}" if first == last else f"¶¶ {first}–{last}"
