@@ -111,6 +111,13 @@ def open_settings(page) -> None:
         page.locator("#qa-mode").wait_for(timeout=10_000)
 
 
+def choose(page, dropdown: str, option: str) -> None:
+    """Pick one option of a multi-select dropdown and close it."""
+    page.locator(f"{dropdown} input").click()
+    page.get_by_role("option", name=option).click()
+    page.keyboard.press("Escape")
+
+
 def ask(page, question: str) -> None:
     box = page.locator("#qa-question textarea")
     box.fill(question)
@@ -361,23 +368,19 @@ def test_k_author_date_and_article_filters_on_the_page(page):
             arg=[question, condition], timeout=30_000)
 
     open_settings(page)
-    slider = page.locator("#qa-k input[type=range]")
-    slider.focus()
-    slider.press("Home")  # 1
-    slider.press("ArrowRight")  # 2
-    page.wait_for_function("() => document.querySelector('#qa-k input[type=number]').value === '2'", timeout=10_000)
+    # Move the slider as a drag does: set the range input and send its input and change events.
+    page.wait_for_function(
+        "() => { const r = document.querySelector('#qa-k input[type=range]'); if (r.value !== '2') { r.value = '2';"
+        " r.dispatchEvent(new Event('input', {bubbles: true})); r.dispatchEvent(new Event('change', {bubbles: true})); }"
+        " return document.querySelector('#qa-k input[type=number]').value === '2'; }", timeout=10_000, polling=500)
     results_for("Kazakhstan and the United States", "return cards.length === 2")
 
-    page.locator("#qa-articles input").click()
-    page.get_by_role("option", name="Eurasia Daily Monitor, Vol. 2, Issue 160").click()
-    page.keyboard.press("Escape")
+    choose(page, "#qa-articles", "Eurasia Daily Monitor, Vol. 2, Issue 160")
     results_for("Kazakhstan and America", "return cards.length > 0 && cards.every("
                 "c => c.dataset.docId === 'edm-v2-i160-kazakhstan-sco-us-military-presence')")
     page.locator("#qa-articles").get_by_role("button", name="Remove").first.click()
 
-    page.locator("#qa-authors input").click()
-    page.get_by_role("option", name="Richard Weitz").click()
-    page.keyboard.press("Escape")
+    choose(page, "#qa-authors", "Richard Weitz")
     results_for("Kazakhstan and the U.S.", "return cards.length === 2 && cards.every("
                 "c => c.innerText.includes('Richard Weitz'))")
     page.locator("#qa-authors").get_by_role("button", name="Remove").first.click()

@@ -19,6 +19,20 @@ from qa.interfaces.export import FORMATS, export
 __all__ = ["cli", "main"]
 
 MODES = ("hybrid", "dense", "bm25")
+
+
+class IndexLocation(click.ParamType):
+    """An index directory (a Path) or a Milvus URI (kept as text: a Path would fold its "//")."""
+
+    name = "DIR|URI"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Path) or (isinstance(value, str) and value.startswith(("milvus://", "milvus+"))):
+            return value
+        return Path(value)
+
+
+INDEX = IndexLocation()
 # click 8.2 renamed NoArgsIsHelp to NoArgsIsHelpError.
 _NO_ARGS_IS_HELP = getattr(click.exceptions, "NoArgsIsHelpError", None) or getattr(click.exceptions, "NoArgsIsHelp")
 
@@ -100,7 +114,7 @@ def cli() -> None:
 
 @cli.command("index")
 @click.argument("corpus", default="corpus", type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path),
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX,
               help="Directory to build or refresh.")
 @click.option("--model", default=None, help="Embedding model: the bundled default, a local path, or a cached name.")
 @click.option("--max-words", type=click.IntRange(min=1), default=None, help="Target passage size in words.")
@@ -177,7 +191,7 @@ def _inspect_text(report: dict) -> str:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--corpus", "corpus_dir", default="corpus", show_default=True, type=click.Path(path_type=Path),
               help="The corpus folder the articles are copied into.")
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def add_command(paths: tuple[Path, ...], corpus_dir: Path, index_dir: Path, quiet: bool) -> None:
     """Copy articles (.md .txt .html .pdf .docx) into the corpus and update the index.
@@ -220,7 +234,7 @@ def question_options(k_help: str, json_help: str):
             click.argument("question"),
             click.option("-k", "k", type=int, default=5, show_default=True, help=k_help),
             click.option("--mode", type=click.Choice(MODES), default="hybrid", show_default=True),
-            click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path)),
+            click.option("--index", "index_dir", default="index", show_default=True, type=INDEX),
             click.option("--json", "as_json", is_flag=True, help=json_help + " Same as --format json."),
             click.option("--format", "output_format", type=click.Choice(FORMATS), default="text", show_default=True,
                          help="text for reading; json, markdown, csv, or bibtex/ris (one entry per cited article)."),
@@ -289,7 +303,7 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
 
 @cli.command("tune")
 @click.option("--set", "eval_set", default="eval/kazakhstan.jsonl", show_default=True, type=click.Path(path_type=Path))
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 @click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),
               help="Also tune fusion on this BEIR collection's train queries (e.g. ../shared/bench/scifact).")
 @click.option("--answers/--no-answers", default=True, show_default=True, help="Tune answer sentence scoring too.")
@@ -409,7 +423,7 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
 
 @cli.command("watch")
 @click.argument("corpus", default="corpus", type=click.Path(path_type=Path, exists=True, file_okay=False))
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 @click.option("--debounce", "debounce_ms", default=1000, show_default=True, type=click.IntRange(min=50),
               help="Milliseconds of quiet that end a burst of changes.")
 def watch_command(corpus: Path, index_dir: Path, debounce_ms: int) -> None:
@@ -420,7 +434,7 @@ def watch_command(corpus: Path, index_dir: Path, debounce_ms: int) -> None:
 
 
 @cli.command("mcp")
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 def mcp_command(index_dir: Path) -> None:
     """Serve the index to agents as MCP tools (search, ask, document) on standard input and output."""
     from qa.interfaces.mcp_server import create_server
@@ -429,8 +443,30 @@ def mcp_command(index_dir: Path) -> None:
     server.run("stdio")
 
 
+@cli.command("milvus-local")
+@click.option("--port", type=click.IntRange(1, 65535), default=19530, show_default=True)
+@click.option("--data", "data_dir", default=".milvus", show_default=True, type=click.Path(path_type=Path),
+              help="Where Milvus Lite keeps its data.")
+def milvus_local_command(port: int, data_dir: Path) -> None:
+    """Run a local Milvus (Milvus Lite) on 127.0.0.1, in the foreground; Ctrl-C stops it."""
+    import shutil
+    import subprocess
+
+    server = shutil.which("milvus-lite") or str(Path(sys.executable).with_name("milvus-lite"))
+    if not Path(server).exists():
+        raise QAError("Milvus Lite is not installed; install it with `pip install -e '.[milvus]'`")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    click.echo(f"qa: Milvus Lite on milvus://127.0.0.1:{port}/COLLECTION, data in {data_dir} (Ctrl-C stops it)",
+               err=True)
+    # Bound to loopback: Milvus Lite listens on every interface unless told otherwise.
+    completed = subprocess.run([server, "server", "--data-dir", str(data_dir), "--host", "127.0.0.1",
+                                "--port", str(port)])
+    if completed.returncode not in (0, -2, 130):
+        raise QAError(f"Milvus Lite stopped with exit code {completed.returncode}")
+
+
 @cli.command("serve")
-@click.option("--index", "index_dir", default="index", show_default=True, type=click.Path(path_type=Path))
+@click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind; 0.0.0.0 exposes the page to the network.")
 @click.option("--port", type=click.IntRange(1, 65535), default=None, help="Port (default $GRADIO_SERVER_PORT or 7860).")
 def serve_command(index_dir: Path, host: str, port: int | None) -> None:
@@ -444,7 +480,7 @@ def serve_command(index_dir: Path, host: str, port: int | None) -> None:
 @click.option("--set", "eval_set", default="eval/kazakhstan.jsonl", show_default=True, type=click.Path(path_type=Path),
               help="Eval set (JSONL, see eval/README.md).")
 @click.option("--mode", "modes", multiple=True, type=click.Choice(MODES), help="Modes to run (default: all three).")
-@click.option("--index", "index_dir", default=None, type=click.Path(path_type=Path),
+@click.option("--index", "index_dir", default=None, type=INDEX,
               help="Index to evaluate (default index/; for --beir, one cached per collection).")
 @click.option("--split", type=click.Choice(["all", "train", "test"]), default="all", show_default=True)
 @click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),

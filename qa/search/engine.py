@@ -28,6 +28,7 @@ from qa.ingest.load import corpus_hash, load_corpus, parallel_map
 from qa.records import Chunk, Document, Hit
 from qa.backends.local import store
 from qa.backends.local.store import new_manifest, read_jsonl, read_manifest, write_index_dir, write_json, write_jsonl
+from qa.backends.milvus import is_milvus_uri
 
 if TYPE_CHECKING:
     from qa.search.answer import Answer, AnswerConfig
@@ -344,7 +345,12 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         ModelError: the model cannot be loaded offline.
     """
     config = config or IndexConfig()
-    index_dir = Path(index)
+    milvus = is_milvus_uri(index)
+    index_dir = index if milvus else Path(index)
+    if milvus:
+        from qa.backends.milvus import MilvusStore
+
+        MilvusStore(index_dir)  # an unreachable server is said now, not after the corpus is embedded
     embedder = embedder or SentenceTransformerEmbedder(config.dense.model, batch_size=config.dense.batch_size)
     started = time.perf_counter()
     skipped: list[str] = []
@@ -365,15 +371,16 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         # Exports once per weights (verified); every passage of this index goes through the same encoder.
         embedder.use_encoder(config.dense.encoder)
     texts = [passage_text(by_id[c.doc_id], c) for c in chunks]
-    bm25 = BM25Index.build(texts, config.bm25)
+    bm25 = BM25Index.build(texts, config.bm25)  # Milvus scores BM25 itself; the engine keeps term statistics
     cache = EmbeddingCache(Path(cache_dir) if cache_dir else default_cache_dir(),
                            getattr(embedder, "cache_key", embedder.fingerprint))
     try:
         vectors, embedded = embed_cached(embedder, texts, cache, progress=progress)
     finally:
         cache.close()
-    index_type = choose_index_type(config.dense.index_type, len(chunks), config.dense.hnsw_threshold)
-    dense = DenseIndex.build(vectors, index_type)
+    index_type = "milvus-hnsw" if milvus else choose_index_type(config.dense.index_type, len(chunks),
+                                                                config.dense.hnsw_threshold)
+    dense = None if milvus else DenseIndex.build(vectors, index_type)
     from qa.ingest.dedup import near_duplicates
 
     manifest = new_manifest(
@@ -386,6 +393,13 @@ def build(corpus: str | Path, index: str | Path = "index", *, config: IndexConfi
         build={"seconds": round(time.perf_counter() - started, 3), "passages_embedded": embedded},
         files=["manifest.json", "documents.jsonl", "chunks.jsonl", "bm25.npz", "bm25_vocab.json", "dense.faiss"],
     )
+    if milvus:
+        from qa.backends.milvus import MilvusStore
+
+        tokenized = [" ".join(bm25.tokenizer(text)) for text in texts]
+        written = MilvusStore(index_dir).write(manifest, documents, chunks, tokenized, vectors)
+        logger.info("Milvus: %d passages upserted, %d deleted", written["upserted"], written["deleted"])
+        return open_index(index_dir, embedder=embedder, _bm25=bm25)
     save_index(index_dir, manifest, documents, chunks, bm25, dense)
     logger.info("indexed %d documents as %d passages (%d embedded) in %.1fs", len(documents), len(chunks),
                 embedded, time.perf_counter() - started)
@@ -411,9 +425,17 @@ def save_index(index_dir: Path, manifest: dict, documents: Sequence[Document], c
             write_json(staging / "manifest.json", manifest)  # last: a directory with a manifest is complete
 
 
+def _read_any_manifest(index) -> dict:
+    if is_milvus_uri(index):
+        from qa.backends.milvus import MilvusStore
+
+        return MilvusStore(index).read_manifest()
+    return read_manifest(index)
+
+
 def _up_to_date(index_dir: Path, content_hash: str, config: IndexConfig, embedder: Embedder) -> bool:
     try:
-        manifest = read_manifest(index_dir)
+        manifest = _read_any_manifest(index_dir)
     except Exception:  # no index, or one we would rebuild anyway
         return False
     return (manifest["corpus"].get("hash") == content_hash
@@ -422,7 +444,8 @@ def _up_to_date(index_dir: Path, content_hash: str, config: IndexConfig, embedde
             and manifest["model"].get("weights_sha256") == embedder.fingerprint)
 
 
-def open_index(index: str | Path = "index", *, embedder: Embedder | None = None, model: str | None = None) -> Engine:
+def open_index(index: str | Path = "index", *, embedder: Embedder | None = None, model: str | None = None,
+               _bm25: BM25Index | None = None) -> Engine:
     """Open a built index.
 
     Args:
@@ -435,13 +458,11 @@ def open_index(index: str | Path = "index", *, embedder: Embedder | None = None,
         IndexCorruptError: a file of the index is missing or damaged.
         IndexMismatchError: the index has another format or was built with another model.
     """
+    if is_milvus_uri(index):
+        return _open_milvus(str(index), embedder=embedder, model=model, _bm25=_bm25)
     index_dir = Path(index)
     manifest = read_manifest(index_dir)
-    built_with = manifest["model"].get("name")
-    asked = model or (embedder.name if embedder is not None else None)
-    if asked is not None and asked != built_with:
-        raise IndexMismatchError(f"the index at {index_dir} was built with model {built_with!r}, not {asked!r}; "
-                                 f"rebuild it with `qa index CORPUS --index {index_dir} --model {asked}`")
+    built_with = _check_model_name(index_dir, manifest, embedder, model)
     config = IndexConfig.from_dict(manifest["config"])
     documents = [Document(doc_id=r["doc_id"], title=r["title"], text=r["text"], metadata=r.get("metadata") or {},
                           source=r.get("source", "")) for r in _records(index_dir / "documents.jsonl")]
@@ -462,6 +483,39 @@ def open_index(index: str | Path = "index", *, embedder: Embedder | None = None,
     embedder = embedder or SentenceTransformerEmbedder(built_with, batch_size=config.dense.batch_size,
                                                        encoder=manifest["model"].get("encoder", "sentence-transformers"))
     return Engine(index_dir, manifest, documents, chunks, bm25, dense, embedder)
+
+
+def _check_model_name(index, manifest: dict, embedder: Embedder | None, model: str | None) -> str:
+    """The model the index was built with; an error if the caller expects another."""
+    built_with = manifest["model"].get("name")
+    asked = model or (embedder.name if embedder is not None else None)
+    if asked is not None and asked != built_with:
+        raise IndexMismatchError(f"the index at {index} was built with model {built_with!r}, not {asked!r}; "
+                                 f"rebuild it with `qa index CORPUS --index {index} --model {asked}`")
+    return built_with
+
+
+def _open_milvus(uri: str, *, embedder: Embedder | None, model: str | None, _bm25: BM25Index | None) -> Engine:
+    """An index in Milvus: documents, passages' offsets and the manifest read from it; candidates searched in it."""
+    from qa.backends.local.store import FORMAT_VERSION
+    from qa.backends.milvus import MilvusDense, MilvusSparse, MilvusStore
+
+    store = MilvusStore(uri)
+    manifest = store.read_manifest()
+    if manifest.get("format_version") != FORMAT_VERSION:
+        raise IndexMismatchError(f"the index at {uri} has format {manifest.get('format_version')}; this qa reads format "
+                                 f"{FORMAT_VERSION}; rebuild with `qa index CORPUS --index {uri}`")
+    built_with = _check_model_name(uri, manifest, embedder, model)
+    config = IndexConfig.from_dict(manifest["config"])
+    documents = store.read_documents()
+    chunks, idx = store.read_chunks(documents)
+    if _bm25 is None:  # term statistics for answers and highlighting, from the passages as the engine sees them
+        by_id = {d.doc_id: d for d in documents}
+        _bm25 = BM25Index.build([passage_text(by_id[c.doc_id], c) for c in chunks], config.bm25)
+    embedder = embedder or SentenceTransformerEmbedder(built_with, batch_size=config.dense.batch_size,
+                                                       encoder=manifest["model"].get("encoder", "sentence-transformers"))
+    return Engine(uri, manifest, documents, chunks, MilvusSparse(store, _bm25, idx, chunks),
+                  MilvusDense(store, idx, chunks), embedder)
 
 
 def _records(path: Path) -> list[dict]:

@@ -14,7 +14,8 @@ import time
 from pathlib import Path
 
 from qa.errors import QAError
-from qa.search.engine import Engine, open_index
+from qa.backends.milvus import is_milvus_uri
+from qa.search.engine import Engine, _read_any_manifest, open_index
 
 __all__ = ["LiveIndex"]
 
@@ -24,15 +25,25 @@ logger = logging.getLogger(__name__)
 class LiveIndex:
     """``live.engine`` is the index at ``index`` as last built; reopened when its manifest changes."""
 
-    def __init__(self, index: str | Path, *, check_every: float = 1.0):
-        self.index = Path(index)
-        self.check_every = check_every  # seconds between looks at the manifest: one stat call
+    def __init__(self, index: str | Path, *, check_every: float | None = None):
+        self.milvus = is_milvus_uri(index)
+        self.index = index if self.milvus else Path(index)
+        # Seconds between looks at the manifest: one stat call locally, one small query in Milvus.
+        self.check_every = check_every if check_every is not None else (5.0 if self.milvus else 1.0)
         self._lock = threading.Lock()
         self._stamp = self._manifest_stamp()
         self._engine = open_index(self.index)
         self._checked = time.monotonic()
 
-    def _manifest_stamp(self) -> tuple[int, int] | None:
+    def _manifest_stamp(self) -> tuple | None:
+        if self.milvus:
+            from qa.backends.milvus import MilvusStore
+
+            try:
+                store = MilvusStore(self.index)
+                return store.collection(), store.read_manifest().get("created_at")
+            except QAError:
+                return None  # unreachable for now: keep serving what we have
         try:
             stat = os.stat(self.index / "manifest.json")
         except OSError:
@@ -59,10 +70,8 @@ class LiveIndex:
         return self._engine
 
     def _reusable_embedder(self):
-        from qa.backends.local.store import read_manifest
-
         old = self._engine.embedder
-        model = read_manifest(self.index)["model"]
+        model = _read_any_manifest(self.index)["model"]
         same = (model.get("name") == old.name and model.get("weights_sha256") == old.fingerprint
                 and model.get("encoder", "sentence-transformers") == getattr(old, "encoder", "sentence-transformers"))
         return old if same else None
