@@ -70,12 +70,19 @@ def _milvus_errors(action: str):
     def decorate(method):
         @functools.wraps(method)
         def wrapper(self, *args, **kwargs):
-            try:
-                return method(self, *args, **kwargs)
-            except QAError:
-                raise
-            except Exception as exc:
-                raise QAError(f"Milvus at {self.target.endpoint} failed while {action}: {_short(exc)}") from None
+            for attempt in (1, 2):
+                try:
+                    return method(self, *args, **kwargs)
+                except QAError:
+                    raise
+                except Exception as exc:
+                    if attempt == 1 and _connection_lost(exc):
+                        try:
+                            self.client = self._connect(fresh=True)  # once: the server may have closed the channel
+                            continue
+                        except Exception:
+                            pass
+                    raise QAError(f"Milvus at {self.target.endpoint} failed while {action}: {_short(exc)}") from None
         return wrapper
     return decorate
 
@@ -84,19 +91,32 @@ class MilvusStore:
     """Reads and writes one qa index in Milvus."""
 
     def __init__(self, uri: str, hnsw_m: int = 16, hnsw_ef_construction: int = 200, hnsw_ef: int = 128):
-        from pymilvus import MilvusClient
-
         # pymilvus warns on every query iterator that Milvus Lite gives no MVCC timestamp: noise for a user.
         logging.getLogger("pymilvus").setLevel(logging.ERROR)
         self.uri = uri
         self.target = MilvusTarget.parse(uri)
         self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef = hnsw_m, hnsw_ef_construction, hnsw_ef
         try:
-            self.client = MilvusClient(uri=self.target.endpoint, token=self.target.token or "", timeout=10)
-            self.client.list_collections()
+            self.client = self._connect()
         except Exception as exc:  # pymilvus raises its own MilvusException, or a gRPC error
             raise QAError(f"cannot reach Milvus at {self.target.endpoint} ({_short(exc)}); start it (`qa milvus-local`) "
                           f"or check the address") from None
+
+    def _connect(self, fresh: bool = False):
+        """A client; pymilvus shares one channel per address, and a channel the server closed (Milvus Lite sends
+        GOAWAY to a client that keeps pinging while idle) fails every later client: then open a channel of our own."""
+        from pymilvus import MilvusClient
+
+        for dedicated in ([True] if fresh else [False, True]):
+            try:
+                client = MilvusClient(uri=self.target.endpoint, token=self.target.token or "", timeout=10,
+                                      dedicated=dedicated)
+                client.list_collections()
+                return client
+            except Exception:
+                if dedicated:
+                    raise
+        raise AssertionError("unreachable")
 
     # --- reading -------------------------------------------------------------------------------------------------
 
@@ -182,8 +202,8 @@ class MilvusStore:
         try:
             self._create(fresh, int(vectors.shape[1]))
             self._insert_passages(fresh, documents, chunks, texts, vectors, range(len(chunks)))
-            self._upsert_json(f"{fresh}__docs", self._document_rows(documents))
-            self._upsert_json(f"{fresh}__docs", {"manifest": {**manifest}}, kind="manifest")
+            self._upsert_json(f"{fresh}__docs", self._document_rows(documents), fresh=True)
+            self._upsert_json(f"{fresh}__docs", {"manifest": manifest}, kind="manifest", fresh=True)
             self.client.flush(fresh)
             self.client.flush(f"{fresh}__docs")
             # Readers see the new build only now, whole; a failure before this leaves the old one serving.
@@ -225,8 +245,8 @@ class MilvusStore:
         docs = f"{collection}__docs"
         old_docs = {r["key"] for r in self._query_all(docs, 'kind == "document"', ["key"])}
         removed = sorted(old_docs - {d.doc_id for d in documents})
-        if removed:
-            self.client.delete(docs, filter=f"key in {json.dumps(removed)}")
+        for start in range(0, len(removed), 1000):
+            self.client.delete(docs, filter=f'kind == "document" and key in {json.dumps(removed[start:start + 1000])}')
         self._upsert_json(docs, self._document_rows(documents))
         self._upsert_json(docs, {"manifest": manifest}, kind="manifest")
         self.client.flush(collection)
@@ -264,6 +284,7 @@ class MilvusStore:
         docs.add_field("key", DataType.VARCHAR, max_length=1024)
         docs.add_field("part", DataType.INT64)
         docs.add_field("body", DataType.VARCHAR, max_length=_MAX_TEXT)
+        docs.add_field("sha", DataType.VARCHAR, max_length=64)
         docs.add_field("unused", DataType.FLOAT_VECTOR, dim=2)  # Milvus wants a vector field in every collection
         docs_index = self.client.prepare_index_params()
         docs_index.add_index(field_name="unused", index_type="FLAT", metric_type="L2")
@@ -296,14 +317,23 @@ class MilvusStore:
         return {d.doc_id: {"doc_id": d.doc_id, "title": d.title, "text": d.text, "metadata": d.metadata,
                            "source": d.source, "order": n} for n, d in enumerate(documents)}
 
-    def _upsert_json(self, collection: str, records: dict[str, Any], kind: str = "document") -> None:
+    def _upsert_json(self, collection: str, records: dict[str, Any], kind: str = "document",
+                     fresh: bool = False) -> None:
+        """Each record as JSON in parts; a record whose hash is unchanged is left alone (one query finds them)."""
+        bodies = {key: json.dumps(value, ensure_ascii=False, sort_keys=True) for key, value in records.items()}
+        hashes = {key: hashlib.sha256(body.encode()).hexdigest() for key, body in bodies.items()}
+        if not fresh:
+            stored = {r["key"]: r["sha"] for r in self._query_all(collection, f'kind == "{kind}" and part == 0',
+                                                                    ["key", "sha"])}
+            bodies = {key: body for key, body in bodies.items() if stored.get(key) != hashes[key]}
+            changed = [key for key in bodies if key in stored]
+            for start in range(0, len(changed), 1000):  # old parts go first: a shorter record has fewer
+                self.client.delete(collection, filter=f"kind == \"{kind}\" and key in {json.dumps(changed[start:start + 1000])}")
         rows = []
-        for key, value in records.items():
-            body = json.dumps(value, ensure_ascii=False)
+        for key, body in bodies.items():
             pieces = [body[i:i + _PART] for i in range(0, len(body), _PART)] or [""]
-            self.client.delete(collection, filter=f'key == {json.dumps(key)} and part >= {len(pieces)}')
             rows += [{"id": f"{kind}:{key}#{n}", "kind": kind, "key": key, "part": n, "body": piece,
-                      "unused": [0.0, 0.0]} for n, piece in enumerate(pieces)]
+                      "sha": hashes[key], "unused": [0.0, 0.0]} for n, piece in enumerate(pieces)]
         for start in range(0, len(rows), 256):
             self.client.upsert(collection, rows[start:start + 256])
 
@@ -325,6 +355,11 @@ def _clip(text: str) -> str:
     # VARCHAR limits are bytes; a passage of 80 words is far below, a pathological one is cut, not refused.
     data = text.encode("utf-8")
     return text if len(data) <= _MAX_TEXT else data[:_MAX_TEXT].decode("utf-8", errors="ignore")
+
+
+def _connection_lost(exc: Exception) -> bool:
+    text = str(exc).lower()
+    return any(word in text for word in ("unavailable", "goaway", "connect", "closed channel", "deadline"))
 
 
 def _short(exc: Exception) -> str:
