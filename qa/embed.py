@@ -264,7 +264,14 @@ def quantize_onnx(exact: Path, target: Path, model, model_dir: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     staging = target.with_suffix(".tmp")
-    quantize_dynamic(str(exact), str(staging), weight_type=QuantType.QInt8, per_channel=True)
+    # ONNX Runtime suggests its shape pre-processing through the root logger; the verification below decides.
+    quiet = logging.Filter()
+    quiet.filter = lambda record: "pre-processing before quantization" not in record.getMessage()
+    logging.getLogger().addFilter(quiet)
+    try:
+        quantize_dynamic(str(exact), str(staging), weight_type=QuantType.QInt8, per_channel=True)
+    finally:
+        logging.getLogger().removeFilter(quiet)
     _keep_if_verified(staging, target, model, model_dir, _INT8_COSINE)
 
 

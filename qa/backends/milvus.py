@@ -91,8 +91,10 @@ class MilvusStore:
     """Reads and writes one qa index in Milvus."""
 
     def __init__(self, uri: str, hnsw_m: int = 16, hnsw_ef_construction: int = 200, hnsw_ef: int = 128):
-        # pymilvus warns on every query iterator that Milvus Lite gives no MVCC timestamp: noise for a user.
+        # pymilvus warns on every query iterator that Milvus Lite gives no MVCC timestamp, and gRPC's C core
+        # logs each GOAWAY Lite sends to an idle client: noise for a user, and handled (see _connect).
         logging.getLogger("pymilvus").setLevel(logging.ERROR)
+        os.environ.setdefault("GRPC_VERBOSITY", "NONE")
         self.uri = uri
         self.target = MilvusTarget.parse(uri)
         self.hnsw_m, self.hnsw_ef_construction, self.hnsw_ef = hnsw_m, hnsw_ef_construction, hnsw_ef
