@@ -425,7 +425,7 @@ def bench_command(sizes: tuple[int, ...], index_type: str, embed_corpus: Path | 
 @click.argument("corpus", default="corpus", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.option("--index", "index_dir", default="index", show_default=True, type=INDEX)
 @click.option("--debounce", "debounce_ms", default=1000, show_default=True, type=click.IntRange(min=50),
-              help="Milliseconds of quiet that end a burst of changes.")
+              help="At most this many milliseconds of changes are gathered into one refresh.")
 def watch_command(corpus: Path, index_dir: Path, debounce_ms: int) -> None:
     """Keep the index in step with CORPUS: refresh it on every added, changed or removed file."""
     from qa.interfaces.watch import watch
