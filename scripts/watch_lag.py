@@ -2,13 +2,20 @@
 
     python scripts/watch_lag.py   (copies corpus/ to a temporary folder; the real model)
 """
-import os, shutil, subprocess, sys, time, tempfile
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
 from pathlib import Path
+
 import qa
 from qa.search.live import LiveIndex
 
+
 root = Path(tempfile.mkdtemp())
-corpus = root / "corpus"; shutil.copytree(Path(__file__).resolve().parent.parent / "corpus", corpus)
+corpus = root / "corpus"
+shutil.copytree(Path(__file__).resolve().parent.parent / "corpus", corpus)
 index = root / "index"
 qa.build(corpus, index)
 proc = subprocess.Popen([sys.executable, "-m", "qa", "watch", str(corpus), "--index", str(index)], stdout=subprocess.PIPE, text=True)
