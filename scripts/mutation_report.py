@@ -3,7 +3,7 @@
     python scripts/mutation_report.py [--survivors]
 
 Reads mutants/qa/**/*.py.meta (written by `mutmut run`). A mutant is killed when the tests failed on it
-(exit code other than 0) or ran past their CPU-time limit; it survives when they passed; mutants not
+(exit code other than 0) or ran past their time limit; it survives when they passed; mutants not
 run (no test covers the function, or the run was stopped) count as survivors.
 """
 
@@ -28,8 +28,10 @@ def main() -> int:
         if not codes:
             continue
         survivors = sorted(k for k, code in codes.items() if code in SURVIVED)
-        # A mutant that runs past its CPU-time limit (SIGXCPU, exit -24) is killed, as mutmut scores it:
-        # the limit is CPU seconds, ten times what the tests need, so a busy machine does not cause it.
+        # A mutant that runs past its time limit (SIGXCPU, exit -24) is killed, as mutmut scores it. mutmut
+        # sends it for CPU time over ten times the tests' estimate, and also for wall time over five times:
+        # on a busy machine the wall limit fires for mutants the tests would have killed or not, so run
+        # mutation testing on an idle machine and re-run timeouts (`mutmut run NAME...`) when in doubt.
         timeouts = sum(1 for code in codes.values() if code == -24)
         not_run = sum(1 for code in codes.values() if code is None)
         notes = [f"{timeouts} by timeout"] * bool(timeouts) + [f"{not_run} not run"] * bool(not_run)

@@ -31,6 +31,7 @@ from qa.backends.local.store import new_manifest, read_jsonl, read_manifest, wri
 from qa.backends.milvus import is_milvus_uri
 
 if TYPE_CHECKING:
+    from qa.backends import DenseRetriever, SparseRetriever
     from qa.search.answer import Answer, AnswerConfig
 
 __all__ = ["Engine", "build", "open_index", "save_index", "quoted_phrases", "MODES", "Mode", "MAX_QUERY_CHARS"]
@@ -66,8 +67,8 @@ def passage_text(doc: Document, chunk: Chunk) -> str:
 class Engine:
     """An opened index. Queries never change its state, so one engine can serve many threads."""
 
-    def __init__(self, index_dir: Path, manifest: dict, documents: list[Document], chunks: list[Chunk],
-                 bm25: BM25Index, dense: DenseIndex, embedder: Embedder):
+    def __init__(self, index_dir: Path | str, manifest: dict, documents: list[Document], chunks: list[Chunk],
+                 bm25: "SparseRetriever", dense: "DenseRetriever", embedder: Embedder):
         self.index_dir = index_dir
         self.manifest = manifest
         self.config = IndexConfig.from_dict(manifest["config"])
