@@ -151,6 +151,8 @@ def test_short_sentence_boundary_and_unit_truncation():
     four = cand("Four words exactly here.", dense=0.9, start=130, previous=lead)  # 4 words: not under 4
     best = cand("The best sentence of them all.", dense=1.0, start=0)
     assert select_sentences([best, four, lead], config)[1] == [best, four]
+    # With room for the sentence before it, a sentence of exactly 4 words still comes alone.
+    assert select_sentences([best, four, lead], replace(config, max_sentences=3))[1] == [best, four]
     three = cand("Three words here.", dense=0.9, start=130, previous=lead)
     # Room for one more: the short sentence comes alone, without the one before it.
     assert select_sentences([best, three, lead], config)[1] == [best, three]
@@ -170,9 +172,12 @@ def test_weighted_fusion_breaks_ties_by_key_not_by_insertion():
 
 
 def test_lexical_overlap_is_the_share_of_the_question_s_idf(fake_engine):
-    hits = fake_engine.search("Caspian pipeline Tengiz", k=3, mode="bm25")
-    candidates = candidate_sentences(fake_engine, "Caspian pipeline Tengiz", hits)
-    idf = {t: fake_engine.term_idf(t) for t in fake_engine.bm25.tokenizer("Caspian pipeline Tengiz")}
+    # "Quetzalcoatl" is in no passage: it weighs as the rarest term (log(1 + N)) and is never found.
+    question = "Caspian pipeline Tengiz Quetzalcoatl"
+    hits = fake_engine.search(question, k=3, mode="bm25")
+    candidates = candidate_sentences(fake_engine, question, hits)
+    idf = {t: fake_engine.term_idf(t) for t in fake_engine.bm25.tokenizer(question)}
+    assert idf["quetzalcoatl"] == pytest.approx(math.log(1 + fake_engine.bm25.size))
     for c in candidates:
         present = set(fake_engine.bm25.tokenizer(c.text))
         assert c.lexical == pytest.approx(sum(w for t, w in idf.items() if t in present) / sum(idf.values()))

@@ -103,3 +103,16 @@ def test_a_paragraph_break_ends_a_chunk_exactly_at_the_fill_share():
         "One two three four five.", "Six seven eight nine ten."]
     fuller = ChunkConfig(max_words=10, overlap_sentences=0, paragraph_break_fill=0.6)  # 5 < 6: keep going
     assert [c.text for c in chunk_document(Document("d", "T", text), fuller)] == [text]
+
+
+def test_chunk_documents_uses_the_settings_it_is_given():
+    from qa.config import ChunkConfig
+    from qa.ingest.chunk import chunk_document, chunk_documents
+    from qa.records import Document
+
+    text = " ".join(f"Sentence number {i} says something about grain and oil." for i in range(30))
+    docs = [Document(doc_id=f"d{i}", title="", text=text) for i in range(2)]
+    small = ChunkConfig(max_words=20, overlap_sentences=0)
+    chunks = chunk_documents(docs, small)
+    assert chunks == [c for doc in docs for c in chunk_document(doc, small)]
+    assert len(chunks) > len(chunk_documents(docs))  # smaller passages than the default's
