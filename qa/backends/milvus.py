@@ -372,24 +372,30 @@ def _short(exc: Exception) -> str:
 class _Restriction:
     """An allowed-passages mask as a Milvus filter expression, applied inside the search before the top-k cut."""
 
-    @staticmethod
-    def expression(allowed: np.ndarray | None, idx: np.ndarray, chunks: Sequence[Chunk]) -> str:
+    def __init__(self, idx: np.ndarray, chunks: Sequence[Chunk]):
+        self.idx = idx
+        # Each passage's document as a number, once: per query the mask is then read with array operations.
+        self.doc_ids, self.doc_of = np.unique(np.array([c.doc_id for c in chunks], dtype=object), return_inverse=True)
+
+    def expression(self, allowed: np.ndarray | None) -> str:
         if allowed is None:
             return ""
-        kept_docs = {c.doc_id for c, keep in zip(chunks, allowed) if keep}
-        dropped_docs = {c.doc_id for c, keep in zip(chunks, allowed) if not keep}
-        if not kept_docs & dropped_docs:  # whole documents (filters, duplicates): say which, the shorter way
-            if len(kept_docs) <= len(dropped_docs):
-                return f"doc_id in {json.dumps(sorted(kept_docs))}"
-            return f"doc_id not in {json.dumps(sorted(dropped_docs))}"
-        return f"idx in {json.dumps([int(i) for i in idx[allowed]])}"  # passage-level (a quoted phrase)
+        kept = np.zeros(len(self.doc_ids), dtype=bool)
+        dropped = np.zeros(len(self.doc_ids), dtype=bool)
+        kept[self.doc_of[allowed]] = True
+        dropped[self.doc_of[~allowed]] = True
+        if not (kept & dropped).any():  # whole documents (filters, duplicates): say which, the shorter way
+            if kept.sum() <= dropped.sum():
+                return f"doc_id in {json.dumps(sorted(self.doc_ids[kept].tolist()))}"
+            return f"doc_id not in {json.dumps(sorted(self.doc_ids[dropped].tolist()))}"
+        return f"idx in {json.dumps([int(i) for i in self.idx[allowed]])}"  # passage-level (a quoted phrase)
 
 
 class MilvusSparse:
     """BM25 candidates from Milvus's BM25 function; term statistics for answers from the local tokenizer."""
 
     def __init__(self, store: MilvusStore, local_stats, idx: np.ndarray, chunks: Sequence[Chunk]):
-        self.store, self.local, self.idx, self.chunks = store, local_stats, idx, chunks
+        self.store, self.local, self.restriction = store, local_stats, _Restriction(idx, chunks)
         self.position = {int(i): p for p, i in enumerate(idx)}
         self.size = len(chunks)
         self.tokenizer, self.vocabulary, self.positive_idf = local_stats.tokenizer, local_stats.vocabulary, local_stats.positive_idf
@@ -398,7 +404,7 @@ class MilvusSparse:
         tokens = self.tokenizer(query)
         if not tokens:
             return []
-        expression = _Restriction.expression(allowed, self.idx, self.chunks)
+        expression = self.restriction.expression(allowed)
         found = self.store.search("sparse", [" ".join(tokens)], k, expression, {"metric_type": "BM25"})
         # Milvus Lite reports BM25 as a negative distance; a server as a positive score. Larger is better either way.
         scores = [(self.position[i], abs(score)) for i, score in found if i in self.position]
@@ -409,7 +415,7 @@ class MilvusDense:
     """Dense candidates from Milvus's HNSW index (inner product of normalised vectors: cosine)."""
 
     def __init__(self, store: MilvusStore, idx: np.ndarray, chunks: Sequence[Chunk], ef: int = 128):
-        self.store, self.idx, self.chunks, self.ef = store, idx, chunks, ef
+        self.store, self.ef, self.restriction = store, ef, _Restriction(idx, chunks)
         self.position = {int(i): p for p, i in enumerate(idx)}
         self.size = len(chunks)
         self.index_type = "milvus-hnsw"
@@ -419,7 +425,7 @@ class MilvusDense:
         if allowed is not None:  # the engine passes allowed row numbers; Milvus wants the mask's expression
             mask = np.zeros(self.size, dtype=bool)
             mask[allowed] = True
-        expression = _Restriction.expression(mask, self.idx, self.chunks)
+        expression = self.restriction.expression(mask)
         found = self.store.search("dense", [query_vector.astype(np.float32).tolist()], k, expression,
                                   {"metric_type": "IP", "params": {"ef": max(self.ef, k)}})
         hits = [(self.position[i], score) for i, score in found if i in self.position]

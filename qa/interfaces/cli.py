@@ -244,6 +244,14 @@ def question_options(k_help: str, json_help: str):
     return decorate
 
 
+def _exported(result, engine, output_format: str) -> bool:
+    """Print ``result`` in ``output_format`` unless that is plain text (which each command prints its own way)."""
+    if output_format == "text":
+        return False
+    click.echo(export(result, output_format, engine.document), nl=False)
+    return True
+
+
 @cli.command("search")
 @question_options("Number of passages.", "Print the hits as a JSON array.")
 def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool, output_format: str,
@@ -251,9 +259,7 @@ def search_command(question: str, k: int, mode: str, index_dir: Path, as_json: b
     """Rank the passages that answer QUESTION ("-" reads it from standard input)."""
     engine, question = _engine_for(question, k, index_dir)
     hits = engine.search(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
-    output_format = "json" if as_json else output_format
-    if output_format != "text":
-        click.echo(export(hits, output_format, engine.document), nl=False)
+    if _exported(hits, engine, "json" if as_json else output_format):
         return
     if not hits:
         click.echo("No passage matches that question.")
@@ -278,9 +284,7 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
     """Answer QUESTION with cited sentences from the articles, or say it is not found ("-": from stdin)."""
     engine, question = _engine_for(question, k, index_dir)
     answer = engine.ask(question, k=k, mode=mode, filters=_filters(**filters))  # type: ignore[arg-type]
-    output_format = "json" if as_json else output_format
-    if output_format != "text":
-        click.echo(export(answer, output_format, engine.document), nl=False)
+    if _exported(answer, engine, "json" if as_json else output_format):
         return
     click.echo(textwrap.fill(answer.text, width=100))
     if answer.found:
