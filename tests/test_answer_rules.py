@@ -95,6 +95,10 @@ def test_decide_reasons():
             return 1.0
 
         @staticmethod
+        def name_in_archive(key):
+            return key == "wheat"
+
+        @staticmethod
         def document(doc_id):
             class D:
                 text = "wheat"

@@ -75,3 +75,21 @@ def test_onnx_passage_vectors_equal_sentence_transformers(model_cache, monkeypat
     # A text's vector does not depend on what it is batched with.
     alone = onnx.encode_documents(texts[:1])
     assert np.allclose(alone[0], onnx.encode_documents(texts)[0], atol=1e-5)
+
+
+@pytest.mark.slow
+def test_the_export_is_fused_and_its_int8_quantization_kept(model_cache, monkeypatch):
+    import onnx
+
+    from qa.embed import SentenceTransformerEmbedder, onnx_path
+
+    monkeypatch.setenv("QA_CACHE_DIR", str(model_cache))
+    embedder = SentenceTransformerEmbedder()
+    embedder.use_encoder("onnx-int8")
+    assert embedder.encoder == "onnx-int8"  # the int8 export was made and verified, no fallback to torch
+    exact = onnx.load(str(onnx_path(embedder.fingerprint)))
+    operators = [node.op_type for node in exact.graph.node]
+    # One fused Attention a layer (all-MiniLM-L6-v2 has six): the optimizer recognised the eager graph.
+    assert operators.count("Attention") == 6 and "SkipLayerNormalization" in operators
+    quantized = [node.op_type for node in onnx.load(str(onnx_path(embedder.fingerprint, int8=True))).graph.node]
+    assert quantized.count("QAttention") == 6 and "MatMulInteger" in quantized  # int8 attention and feed-forward

@@ -49,7 +49,7 @@ class AnswerConfig:
     # whether a how-many question needs a number and a when question a date. Chosen on the train split.
     specific_terms: Literal["off", "document", "passage", "paragraph", "sentences"] = "sentences"
     # Share of those terms that must occur (in the archive, and around a chosen sentence).
-    min_term_coverage: float = 0.67
+    min_term_coverage: float = 0.75
     check_answer_kind: bool = True
     # Share of the question's words (IDF-weighted) that the chosen sentences must contain between them.
     min_question_coverage: float = 0.0
@@ -172,7 +172,8 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     if not candidates:
         return False, [], "No passage matches the question."
     evidence = Evidence(question, config, engine.bm25.tokenizer, engine.bm25.vocabulary.__contains__,
-                        engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text)
+                        engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text,
+                        engine.name_in_archive)
     if reason := evidence.archive_reason():
         return False, [], reason
     found, chosen = select_sentences(candidates, config)

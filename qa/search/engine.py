@@ -195,6 +195,16 @@ class Engine:
         index = self.bm25.vocabulary.get(token)
         return float(self.bm25.positive_idf[index]) if index is not None else float(np.log(1 + self.bm25.size))
 
+    def name_in_archive(self, key: str) -> bool:
+        """Whether some BM25 token of the archive has this name key (``evidence.name_key``): "american"
+        answers for "America"."""
+        keys = self.__dict__.get("_name_keys")
+        if keys is None:
+            from qa.search.evidence import name_key
+
+            keys = self.__dict__["_name_keys"] = frozenset(name_key(token) for token in self.bm25.vocabulary)
+        return key in keys
+
     def document_tokens(self, doc_id: str) -> set[str]:
         """The BM25 tokens of a document, title included (for the answer's evidence checks)."""
         cache = self.__dict__.setdefault("_document_tokens", {})

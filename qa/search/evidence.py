@@ -21,7 +21,7 @@ from qa.ingest.lexicon import known_words
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "Evidence"]
+__all__ = ["specific_terms", "answer_kind", "name_key", "Evidence"]
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’'\-]+")
 # Words that open or shape a question; capitalised only because they start it.
@@ -33,6 +33,9 @@ _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve
 # A quantity: a number that is not a year, or a number word ("2003" dates something, it counts nothing).
 _HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?![\d.,%]))\d[\d.,]*|\b(?:{_NUMBER_WORDS})\b", re.I)
 _MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+# A day of the month ("August 28", "28th of August") dates something; it is not a quantity.
+_DAY_OF_MONTH = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS}))",
+                           re.I)
 _HAS_DATE = re.compile(rf"\b(?:1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|(?:{_MONTHS})(?:\s+\d{{1,2}})?|"
                        rf"(?:19|20)\d0s|yesterday|today|tomorrow|last (?:year|month|week)|next (?:year|month|week)|"
                        rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.I)
@@ -62,6 +65,20 @@ def specific_terms(question: str) -> list[str]:
     return list(dict.fromkeys(terms))
 
 
+# Endings that turn a place into its people or adjective, as BM25's Snowball stems spell them
+# ("america"/"american", "china"/"chines", "japan"/"japanes", "iraq"/"iraqi"), longest first.
+_NAME_ENDING = re.compile(r"(?:ians|ian|ans|ese|an|es|is|i|s|a|e|n)$")
+
+
+def name_key(token: str) -> str:
+    """A name's stemmed token without the ending that makes a demonym, so that "America" and "American",
+    "China" and "Chinese" meet; a token that would shrink below four letters stays whole ("japan")."""
+    if not token.isalpha():
+        return token
+    stem = _NAME_ENDING.sub("", token)
+    return stem if len(stem) >= 4 else token
+
+
 def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[str]]:
     """The token lists that count as the term: its own, and for a name of several words its initials
     ("United States" -> "US"), the way texts abbreviate names."""
@@ -88,7 +105,8 @@ class Evidence:
     def __init__(self, question: str, config: "AnswerConfig", tokenize: Callable[[str], list[str]],
                  in_archive: Callable[[str], bool], document_tokens: Callable[[str], set[str]],
                  idf: Callable[[str], float] = lambda token: 1.0,
-                 document_text: Callable[[str], str] = lambda doc_id: ""):
+                 document_text: Callable[[str], str] = lambda doc_id: "",
+                 name_in_archive: Callable[[str], bool] = lambda key: False):
         self.config = config
         self.document_text = document_text
         # Every content word of the question, by its weight (IDF): what the answer should be about.
@@ -100,12 +118,15 @@ class Evidence:
         self.document_tokens = document_tokens
         self.terms = [(t, options) for t in (specific_terms(question) if config.specific_terms != "off" else [])
                       if (options := _alternatives(t, tokenize))]
-        self.missing = [t for t, options in self.terms if not _present(options, in_archive)]
+        # A name counts as present in another form of itself (America for American, China for Chinese).
+        self.names = {t for t, _ in self.terms if t[:1].isupper()}
+        self.missing = [t for t, options in self.terms
+                        if not _present(options, in_archive, name_in_archive if t in self.names else None)]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
 
     def archive_reason(self) -> str:
         """Why the archive as a whole cannot answer (too many of the question's specific terms are never in it)."""
-        if not self.terms or _coverage(len(self.missing), len(self.terms)) >= self.config.min_term_coverage:
+        if not self.terms or _meets(_coverage(len(self.missing), len(self.terms)), self.config.min_term_coverage):
             return ""
         present = [t for t, _ in self.terms if t not in self.missing]
         return (f"The articles mention {_join(present, 'and')} but never {_join(self.missing, 'or')}." if present
@@ -126,12 +147,14 @@ class Evidence:
             seen = set(self.tokenize(" ".join(f"{c.hit.title} {c.hit.text}" for c in chosen)))
         else:
             seen = set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
-        return [t for t, options in self.terms if not _present(options, seen.__contains__)]
+        keys = {name_key(token) for token in seen}
+        return [t for t, options in self.terms
+                if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)]
 
     def reason(self, chosen: Sequence["Candidate"]) -> str:
         """Why the chosen sentences do not answer, in one line; "" when they do."""
         absent = self.absent_terms(chosen)
-        if self.terms and _coverage(len(absent), len(self.terms)) < self.config.min_term_coverage:
+        if self.terms and not _meets(_coverage(len(absent), len(self.terms)), self.config.min_term_coverage):
             return f"The closest passages do not mention {_join(absent, 'or')}."
         if self.words and self.config.min_question_coverage > 0:
             seen = set(self.tokenize(" ".join(c.text for c in chosen)))
@@ -141,7 +164,7 @@ class Evidence:
                 missing = sorted(((w, word) for token, (word, w) in self.words.items() if token not in seen), reverse=True)
                 return f"The closest passages do not speak of {_join([word for _, word in missing[:2]], 'or')}."
         text = " ".join(c.text for c in chosen)
-        if self.kind == "quantity" and not _HAS_NUMBER.search(text):
+        if self.kind == "quantity" and not _HAS_NUMBER.search(_DAY_OF_MONTH.sub(" ", text)):
             return "The question asks for a number, and the closest passages give none."
         if self.kind == "date" and not _HAS_DATE.search(text):
             return "The question asks when, and the closest passages give no date."
@@ -159,8 +182,17 @@ def _coverage(absent: int, total: int) -> float:
     return 1.0 - absent / total if total else 1.0
 
 
-def _present(options: list[list[str]], has: Callable[[str], bool]) -> bool:
-    return any(all(has(tok) for tok in tokens) for tokens in options)
+def _meets(coverage: float, minimum: float) -> bool:
+    # Settings are written to two decimals: 0.67 means two terms of three.
+    return coverage >= minimum - 0.005
+
+
+def _present(options: list[list[str]], has: Callable[[str], bool],
+             has_name: Callable[[str], bool] | None = None) -> bool:
+    def found(token: str) -> bool:
+        return has(token) or (has_name is not None and has_name(name_key(token)))
+
+    return any(all(found(tok) for tok in tokens) for tokens in options)
 
 
 def _join(terms: Sequence[str], conjunction: str) -> str:
