@@ -163,13 +163,13 @@ class SentenceTransformerEmbedder:
         return self._encode(self.model.encode_query, texts)
 
     def encode_sentences(self, texts: Sequence[str]) -> np.ndarray:
-        """Short texts embedded at question time (answer sentences): the ONNX path when there is one.
+        """Short texts embedded at question time (answer sentences, and the question they are compared
+        with): the exact ONNX export when there is one, whatever encoder embeds the passages, so that answers
+        are scored the same over an int8 index as over an exact one.
 
         Index building never comes here, so stored vectors always come from one code path and an
         incremental refresh stays bit-identical to a full rebuild.
         """
-        if self.encoder == "onnx-int8" and self._batch_encoder() is not None:
-            return self._batch.encode(texts)  # the question's own encoder: cosines compare like with like
         onnx = self._onnx_encoder()
         return onnx.encode(texts) if onnx is not None else self.encode_documents(texts)
 

@@ -33,12 +33,12 @@ def test_encoder_is_recorded_and_changing_it_re_embeds(small_corpus, tmp_path):
     cache = tmp_path / "cache"
     first = EncoderFake()
     engine = qa.build(small_corpus, tmp_path / "index", embedder=first, cache_dir=cache)
-    assert engine.manifest["model"]["encoder"] == "onnx" == engine.manifest["config"]["dense"]["encoder"]
-    int8 = EncoderFake()
-    config = qa.IndexConfig(dense=qa.DenseConfig(encoder="onnx-int8"))
-    rebuilt = qa.build(small_corpus, tmp_path / "index", config=config, embedder=int8, cache_dir=cache)
+    assert engine.manifest["model"]["encoder"] == "onnx-int8" == engine.manifest["config"]["dense"]["encoder"]
+    exact = EncoderFake()
+    config = qa.IndexConfig(dense=qa.DenseConfig(encoder="onnx"))
+    rebuilt = qa.build(small_corpus, tmp_path / "index", config=config, embedder=exact, cache_dir=cache)
     # Another encoder's vectors are never taken from the cache: every passage is embedded again.
-    assert rebuilt.manifest["model"]["encoder"] == "onnx-int8" and int8.documents_encoded == len(rebuilt.chunks)
+    assert rebuilt.manifest["model"]["encoder"] == "onnx" and exact.documents_encoded == len(rebuilt.chunks)
     again = EncoderFake()
     qa.build(small_corpus, tmp_path / "index2", config=config, embedder=again, cache_dir=cache)
     assert again.documents_encoded == 0  # same encoder: all from the cache

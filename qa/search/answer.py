@@ -115,9 +115,15 @@ def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) ->
     if not spans:
         return []
     texts = [engine.document(hit.doc_id).text[start:end] for hit, start, end in spans]
-    encode = getattr(engine.embedder, "encode_sentences", engine.embedder.encode_documents)
-    vectors = encode(texts + windows)
-    query = engine.query_vector(question)
+    encode_sentences = getattr(engine.embedder, "encode_sentences", None)
+    if encode_sentences is not None:
+        # Sentences and question through one encoder (the exact one): an int8 index's question vector
+        # would compare int8 with exact, and the answer settings were tuned on exact vectors.
+        vectors = encode_sentences(texts + windows + [question])
+        vectors, query = vectors[:-1], vectors[-1]
+    else:
+        vectors = engine.embedder.encode_documents(texts + windows)
+        query = engine.query_vector(question)
     dense, context = vectors[: len(texts)] @ query, vectors[len(texts):] @ query
 
     tokenizer, vocabulary = engine.bm25.tokenizer, engine.bm25.vocabulary
