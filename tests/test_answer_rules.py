@@ -99,6 +99,12 @@ def test_decide_reasons():
             return key == "wheat"
 
         @staticmethod
+        def sentence_vectors(texts):
+            import numpy as np
+
+            return np.ones((len(texts), 2)) / np.sqrt(2)
+
+        @staticmethod
         def document(doc_id):
             class D:
                 text = "wheat"

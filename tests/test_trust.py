@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 
+import numpy as np
 import pytest
 
 import qa
@@ -161,3 +163,31 @@ def test_a_day_of_the_month_is_not_the_number_a_how_many_question_needs(engine):
     assert "number" in said("They met on the 3rd of May.")
     assert said("They sold 1,200 horses on August 28.") == ""
     assert said("They sold three hundred horses.") == ""
+
+
+def test_a_word_the_archive_never_uses_fails_the_answer_only_when_the_answer_ignores_it(engine):
+    from qa.search.answer import Candidate
+
+    # A bag of words in which "told" and "said" are one meaning: removing "told" from the question takes
+    # away something the sentence says, removing "population" takes away something it does not.
+    meaning = {"told": "said"}
+
+    def embed(texts):
+        vocabulary = sorted({meaning.get(w, w) for t in texts for w in t.casefold().replace("?", " ").replace(".", " ").split()})
+        vectors = np.array([[t.casefold().replace("?", " ").replace(".", " ").split().count(v)
+                             + sum(1 for w in t.casefold().replace("?", " ").replace(".", " ").split() if meaning.get(w) == v)
+                             for v in vocabulary] for t in texts], dtype=float)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    archive = {"astana", "capital", "analyst", "said", "nazarbayev", "wait", "to", "of"}
+    hit = engine.search("horse breeders", k=1)[0]
+    config = AnswerConfig(specific_terms="off", check_answer_kind=False, unknown_word_margin=0.03)
+
+    def reason(question: str, sentence: str, config: AnswerConfig = config) -> str:
+        evidence = _evidence(question, archive, config)
+        return evidence.unknown_word_reason([Candidate(hit, 0, len(sentence), sentence, 1.0, 1.0)], embed)
+
+    assert reason("What is the population of Astana?", "Astana is the capital.") == \
+        "The articles never use the word “population”, and the closest passages do not speak to it."
+    assert reason("Which analyst told Nazarbayev to wait?", "The analyst said Nazarbayev should wait.") == ""
+    assert reason("What is the population of Astana?", "Astana is the capital.", replace(config, unknown_word_margin=0.0)) == ""

@@ -143,12 +143,14 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
     """
     candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
     rows = []
-    for scope, coverage, kind, question_coverage in itertools.product(
-            ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True), (0.0, 0.2, 0.3)):
+    for scope, coverage, kind, question_coverage, margin in itertools.product(
+            ("off", "document", "passage", "paragraph", "sentences", "numbers-in-sentences"), (0.5, 0.67, 0.75, 1.0),
+            (False, True), (0.0, 0.2, 0.3),
+            (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
         if scope == "off" and coverage != 1.0:
             continue
         config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
-                         min_question_coverage=question_coverage)
+                         min_question_coverage=question_coverage, unknown_word_margin=margin)
         metrics = answer_metrics(engine, questions, config, candidates)
         handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
         rows.append({"config": asdict(config), "objective": handled / (metrics["in_scope"] + metrics["out_of_scope"]),

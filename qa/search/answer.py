@@ -47,12 +47,15 @@ class AnswerConfig:
     # Evidence beyond similarity (qa/search/evidence.py): where the question's specific terms (names, numbers,
     # rare words) must occur besides the archive ("off", "document", "passage", "paragraph" or "sentences"), and
     # whether a how-many question needs a number and a when question a date. Chosen on the train split.
-    specific_terms: Literal["off", "document", "passage", "paragraph", "sentences"] = "sentences"
+    specific_terms: Literal["off", "document", "passage", "paragraph", "sentences", "numbers-in-sentences"] = "sentences"
     # Share of those terms that must occur (in the archive, and around a chosen sentence).
     min_term_coverage: float = 0.75
     check_answer_kind: bool = True
     # Share of the question's words (IDF-weighted) that the chosen sentences must contain between them.
     min_question_coverage: float = 0.0
+    # A question word no passage of the archive holds fails the answer when leaving it out of the question
+    # raises the chosen sentences' similarity to it by more than this (0: off). Chosen on the train split.
+    unknown_word_margin: float = 0.03
 
 
 @dataclass(frozen=True)
@@ -186,6 +189,8 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     if not found:
         return False, [], "No sentence in the closest passages is close enough to the question."
     if reason := evidence.reason(chosen):
+        return False, [], reason
+    if reason := evidence.unknown_word_reason(chosen, engine.sentence_vectors):
         return False, [], reason
     return True, chosen, ""
 

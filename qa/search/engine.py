@@ -255,6 +255,19 @@ class Engine:
             return []
         return self.dense.search(self.query_vector(query), depth, allowed=allowed)
 
+    def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
+        """Short texts at question time (answer sentences, a question and its variants) through the exact
+        encoder, each remembered (the last 4,096): tuning asks for the same sentences under every setting."""
+        self._check_model()
+        memo = self.__dict__.setdefault("_sentence_memo", {})
+        if len(memo) + len(texts) > 4096:
+            memo.clear()
+        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        if missing:
+            encode = getattr(self.embedder, "encode_sentences", self.embedder.encode_documents)
+            memo.update(zip(missing, encode(missing)))
+        return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension), np.float32)
+
     def query_vector(self, query: str) -> np.ndarray:
         """The question's embedding (remembered for the last 128 questions; treat it as read-only)."""
         self._check_model()

@@ -16,6 +16,8 @@ from __future__ import annotations
 import re
 from typing import TYPE_CHECKING, Callable, Sequence
 
+import numpy as np
+
 from qa.ingest.lexicon import known_words
 
 if TYPE_CHECKING:
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["specific_terms", "answer_kind", "name_key", "Evidence"]
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’'\-]+")
+_WORD = re.compile(r"[\w’'\-]+")
 # Words that open or shape a question; capitalised only because they start it.
 _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how", "which", "is", "are", "was", "were",
                    "did", "do", "does", "can", "could", "should", "would", "will", "has", "have", "had", "tell", "list",
@@ -123,6 +126,11 @@ class Evidence:
         self.missing = [t for t, options in self.terms
                         if not _present(options, in_archive, name_in_archive if t in self.names else None)]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
+        self.question = question
+        # Words of the question that no passage of the archive holds (as BM25 tokens), with their spans.
+        self.unknown = [match for match in _WORD.finditer(question)
+                        if match.group().casefold() not in _QUESTION_WORDS
+                        and (tokens := tokenize(match.group())) and not all(in_archive(t) for t in tokens)]
 
     def archive_reason(self) -> str:
         """Why the archive as a whole cannot answer (too many of the question's specific terms are never in it)."""
@@ -138,6 +146,15 @@ class Evidence:
         if not self.terms:
             return []
         scope = self.config.specific_terms
+        if scope == "numbers-in-sentences":
+            # Numbers and years must stand in the sentences themselves (another year is another event); names
+            # and rare words may stand anywhere in their articles, as a sentence says "it" or "Washington".
+            sentences = set(self.tokenize(" ".join(c.text for c in chosen)))
+            documents = set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
+            keys = {name_key(token) for token in documents}
+            return [t for t, options in self.terms
+                    if not (_present(options, sentences.__contains__) if any(ch.isdigit() for ch in t)
+                            else _present(options, documents.__contains__, keys.__contains__ if t in self.names else None))]
         if scope == "sentences":
             seen = set(self.tokenize(" ".join(c.text for c in chosen)))
         elif scope == "paragraph":
@@ -168,6 +185,26 @@ class Evidence:
             return "The question asks for a number, and the closest passages give none."
         if self.kind == "date" and not _HAS_DATE.search(text):
             return "The question asks when, and the closest passages give no date."
+        return ""
+
+
+    def unknown_word_reason(self, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> str:
+        """Whether the question asks about a word the archive never uses: a word without which the question
+        is closer to the chosen sentences (by more than ``unknown_word_margin``) is one they do not speak to.
+
+        "What is the population of Astana?" without "population" fits a sentence about Astana better, so that
+        sentence does not answer it; "Which analyst told Nazarbayev …" without "told" fits its answer no better.
+        """
+        margin = self.config.unknown_word_margin
+        if margin <= 0 or not self.unknown or not chosen:
+            return ""
+        without = [self.question[:m.start()] + self.question[m.end():] for m in self.unknown]
+        vectors = embed([self.question, *without, *(c.text for c in chosen)])
+        question, shortened, sentences = vectors[0], vectors[1:1 + len(without)], vectors[1 + len(without):]
+        fit = float(np.max(sentences @ question))
+        for match, vector in zip(self.unknown, shortened):
+            if float(np.max(sentences @ vector)) - fit > margin:
+                return f"The articles never use the word “{match.group()}”, and the closest passages do not speak to it."
         return ""
 
 
