@@ -191,3 +191,15 @@ def test_a_word_the_archive_never_uses_fails_the_answer_only_when_the_answer_ign
         "The articles never use the word “population”, and the closest passages do not speak to it."
     assert reason("Which analyst told Nazarbayev to wait?", "The analyst said Nazarbayev should wait.") == ""
     assert reason("What is the population of Astana?", "Astana is the capital.", replace(config, unknown_word_margin=0.0)) == ""
+
+
+def test_british_and_american_spellings_are_one_word():
+    from qa.search.evidence import spelling_variants
+
+    assert "defense" in spelling_variants("defence") and "defence" in spelling_variants("defense")
+    assert "criticize" in spelling_variants("criticise") and "center" in spelling_variants("centre")
+    assert spelling_variants("population") == ["population"]
+    # A question in one spelling about an archive in the other has no unknown word.
+    archive = {"astana", "defense", "policy", "of"}
+    assert [m.group() for m in _evidence("What is the defence policy of Astana?", archive).unknown] == []
+    assert [m.group() for m in _evidence("What is the population of Astana?", archive).unknown] == ["population"]

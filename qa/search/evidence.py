@@ -23,7 +23,7 @@ from qa.ingest.lexicon import known_words
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "name_key", "Evidence"]
+__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "Evidence"]
 
 _TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’'\-]+")
 _WORD = re.compile(r"[\w’'\-]+")
@@ -82,6 +82,24 @@ def name_key(token: str) -> str:
     return stem if len(stem) >= 4 else token
 
 
+# British and American spellings of one word ("defence"/"defense", "criticise"/"criticize"): an archive
+# written in one spelling does use the word a question asks in the other.
+_SPELLINGS = [("ise", "ize"), ("isa", "iza"), ("yse", "yze"), ("our", "or"), ("ence", "ense"), ("tre", "ter"),
+              ("ogue", "og")]
+
+
+def spelling_variants(word: str) -> list[str]:
+    """The word, and the word with one British spelling pattern turned American or back."""
+    lower = word.casefold()
+    variants = [word]
+    for british, american in _SPELLINGS:
+        for old, new in ((british, american), (american, british)):
+            at = lower.rfind(old)
+            if at > 1:  # inside the word, never its first letters
+                variants.append(lower[:at] + new + lower[at + len(old):])
+    return list(dict.fromkeys(variants))
+
+
 def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[str]]:
     """The token lists that count as the term: its own, and for a name of several words its initials
     ("United States" -> "US"), the way texts abbreviate names."""
@@ -129,8 +147,9 @@ class Evidence:
         self.question = question
         # Words of the question that no passage of the archive holds (as BM25 tokens), with their spans.
         self.unknown = [match for match in _WORD.finditer(question)
-                        if match.group().casefold() not in _QUESTION_WORDS
-                        and (tokens := tokenize(match.group())) and not all(in_archive(t) for t in tokens)]
+                        if match.group().casefold() not in _QUESTION_WORDS and tokenize(match.group())
+                        and not any(all(in_archive(t) for t in tokenize(variant))
+                                    for variant in spelling_variants(match.group()))]
 
     def archive_reason(self) -> str:
         """Why the archive as a whole cannot answer (too many of the question's specific terms are never in it)."""
