@@ -260,13 +260,17 @@ class Engine:
         encoder, each remembered (the last 4,096): tuning asks for the same sentences under every setting."""
         self._check_model()
         memo = self.__dict__.setdefault("_sentence_memo", {})
-        if len(memo) + len(texts) > 4096:
-            memo.clear()
-        missing = list(dict.fromkeys(t for t in texts if t not in memo))
+        # Read into a local dict first: another thread may clear the shared memo meanwhile.
+        found = {t: vector for t in texts if (vector := memo.get(t)) is not None}
+        missing = [t for t in dict.fromkeys(texts) if t not in found]
         if missing:
             encode = getattr(self.embedder, "encode_sentences", self.embedder.encode_documents)
-            memo.update(zip(missing, encode(missing)))
-        return np.stack([memo[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension), np.float32)
+            fresh = dict(zip(missing, encode(missing)))
+            found.update(fresh)
+            if len(memo) + len(fresh) > 4096:
+                memo.clear()
+            memo.update(fresh)
+        return np.stack([found[t] for t in texts]) if texts else np.zeros((0, self.embedder.dimension), np.float32)
 
     def query_vector(self, query: str) -> np.ndarray:
         """The question's embedding (remembered for the last 128 questions; treat it as read-only)."""
