@@ -210,7 +210,9 @@ def test_context_is_the_similarity_of_the_sentence_with_its_neighbours(fake_engi
 def test_evidence_scopes_reach_the_passage_and_the_document(fake_engine):
     # "Tengiz" is in the same article as the pipeline sentence, not in the sentence itself.
     question = "Does the Caspian pipeline that carries oil to the Black Sea serve Tengiz?"
-    base = AnswerConfig(min_evidence=0.0, check_answer_kind=False, min_term_coverage=1.0, max_sentences=1)
+    # The leave-one-out name test is off here (its own tests are in test_trust.py): the scopes alone decide.
+    base = AnswerConfig(min_evidence=0.0, check_answer_kind=False, min_term_coverage=1.0, max_sentences=1,
+                        unknown_word_margin=0.0)
     sentences = fake_engine.ask(question, config=replace(base, specific_terms="sentences"))
     document = fake_engine.ask(question, config=replace(base, specific_terms="document"))
     paragraph = fake_engine.ask(question, config=replace(base, specific_terms="paragraph"))

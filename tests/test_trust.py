@@ -203,3 +203,28 @@ def test_british_and_american_spellings_are_one_word():
     archive = {"astana", "defense", "policy", "of"}
     assert [m.group() for m in _evidence("What is the defence policy of Astana?", archive).unknown] == []
     assert [m.group() for m in _evidence("What is the population of Astana?", archive).unknown] == ["population"]
+
+
+def test_a_name_said_another_way_counts_and_a_name_ignored_does_not(engine):
+    from qa.search.answer import Candidate
+
+    # One meaning for "America" and "U.S.": a bag of words that knows that one synonym.
+    def words(text):
+        return [{"america": "us", "u.s.": "us"}.get(w, w) for w in text.casefold().replace("?", " ").split()]
+
+    def embed(texts):
+        vocabulary = sorted({w for t in texts for w in words(t)})
+        vectors = np.array([[words(t).count(v) for v in vocabulary] for t in texts], dtype=float)
+        return vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+
+    archive = {"america", "u.s.", "aid", "putin", "bases", "did", "give", "say", "about"}
+    hit = engine.search("horse breeders", k=1)[0]
+    config = AnswerConfig(check_answer_kind=False, unknown_word_margin=0.03)
+
+    def reason(question, sentence, config=config, embed=embed):
+        return _evidence(question, archive, config).reason([Candidate(hit, 0, len(sentence), sentence, 1.0, 1.0)], embed)
+
+    assert reason("What aid did America give?", "the u.s. aid") == ""
+    assert reason("What aid did America give?", "the u.s. aid", embed=None) == "The closest passages do not mention America."
+    assert reason("What did Putin say about bases?", "bases") == "The closest passages do not mention Putin."
+    assert reason("What aid did America give?", "the u.s. aid", replace(config, unknown_word_margin=0.0)) != ""

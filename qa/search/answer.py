@@ -188,7 +188,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     found, chosen = select_sentences(candidates, config)
     if not found:
         return False, [], "No sentence in the closest passages is close enough to the question."
-    if reason := evidence.reason(chosen):
+    if reason := evidence.reason(chosen, engine.sentence_vectors):
         return False, [], reason
     if reason := evidence.unknown_word_reason(chosen, engine.sentence_vectors):
         return False, [], reason

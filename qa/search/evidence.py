@@ -187,9 +187,17 @@ class Evidence:
         return [t for t, options in self.terms
                 if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)]
 
-    def reason(self, chosen: Sequence["Candidate"]) -> str:
-        """Why the chosen sentences do not answer, in one line; "" when they do."""
+    def reason(self, chosen: Sequence["Candidate"],
+               embed: Callable[[Sequence[str]], "np.ndarray"] | None = None) -> str:
+        """Why the chosen sentences do not answer, in one line; "" when they do.
+
+        With ``embed``, a name the sentences do not spell out still counts when they speak of it another way
+        ("the U.S." for "America"): leaving it out of the question does not make the question fit them better
+        by more than ``unknown_word_margin`` (the test of :meth:`unknown_word_reason`).
+        """
         absent = self.absent_terms(chosen)
+        if embed is not None and absent:
+            absent = [t for t in absent if not self._spoken_of(t, chosen, embed)]
         if self.terms and not _meets(_coverage(len(absent), len(self.terms)), self.config.min_term_coverage):
             return f"The closest passages do not mention {_join(absent, 'or')}."
         if self.words and self.config.min_question_coverage > 0:
@@ -206,6 +214,14 @@ class Evidence:
             return "The question asks when, and the closest passages give no date."
         return ""
 
+
+    def _spoken_of(self, term: str, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> bool:
+        at = self.question.find(term)
+        if self.config.unknown_word_margin <= 0 or term not in self.names or at < 0 or not chosen:
+            return False  # numbers are never "said another way": another year is another event
+        vectors = embed([self.question, self.question[:at] + self.question[at + len(term):], *(c.text for c in chosen)])
+        sentences = vectors[2:]
+        return float(np.max(sentences @ vectors[1])) - float(np.max(sentences @ vectors[0])) <= self.config.unknown_word_margin
 
     def unknown_word_reason(self, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> str:
         """Whether the question asks about a word the archive never uses: a word without which the question
