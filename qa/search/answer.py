@@ -47,7 +47,7 @@ class AnswerConfig:
     # Evidence beyond similarity (qa/search/evidence.py): where the question's specific terms (names, numbers,
     # rare words) must occur besides the archive ("off", "document", "passage", "paragraph" or "sentences"), and
     # whether a how-many question needs a number and a when question a date. Chosen on the train split.
-    specific_terms: Literal["off", "document", "passage", "paragraph", "sentences", "numbers-in-sentences"] = "sentences"
+    specific_terms: Literal["off", "document", "passage", "paragraph", "sentences"] = "sentences"
     # Share of those terms that must occur (in the archive, and around a chosen sentence).
     min_term_coverage: float = 0.75
     check_answer_kind: bool = True
@@ -118,11 +118,11 @@ def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) ->
     if not spans:
         return []
     texts = [engine.document(hit.doc_id).text[start:end] for hit, start, end in spans]
-    encode_sentences = getattr(engine.embedder, "encode_sentences", None)
-    if encode_sentences is not None:
+    if hasattr(engine.embedder, "encode_sentences"):
         # Sentences and question through one encoder (the exact one): an int8 index's question vector
-        # would compare int8 with exact, and the answer settings were tuned on exact vectors.
-        vectors = encode_sentences(texts + windows + [question])
+        # would compare int8 with exact, and the answer settings were tuned on exact vectors. Through the
+        # engine's memo, so the evidence checks that follow do not embed the chosen sentences again.
+        vectors = engine.sentence_vectors(texts + windows + [question])
         vectors, query = vectors[:-1], vectors[-1]
     else:
         vectors = engine.embedder.encode_documents(texts + windows)

@@ -165,15 +165,6 @@ class Evidence:
         if not self.terms:
             return []
         scope = self.config.specific_terms
-        if scope == "numbers-in-sentences":
-            # Numbers and years must stand in the sentences themselves (another year is another event); names
-            # and rare words may stand anywhere in their articles, as a sentence says "it" or "Washington".
-            sentences = set(self.tokenize(" ".join(c.text for c in chosen)))
-            documents = set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
-            keys = {name_key(token) for token in documents}
-            return [t for t, options in self.terms
-                    if not (_present(options, sentences.__contains__) if any(ch.isdigit() for ch in t)
-                            else _present(options, documents.__contains__, keys.__contains__ if t in self.names else None))]
         if scope == "sentences":
             seen = set(self.tokenize(" ".join(c.text for c in chosen)))
         elif scope == "paragraph":
@@ -214,14 +205,21 @@ class Evidence:
             return "The question asks when, and the closest passages give no date."
         return ""
 
-
     def _spoken_of(self, term: str, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> bool:
         at = self.question.find(term)
         if self.config.unknown_word_margin <= 0 or term not in self.names or at < 0 or not chosen:
             return False  # numbers are never "said another way": another year is another event
-        vectors = embed([self.question, self.question[:at] + self.question[at + len(term):], *(c.text for c in chosen)])
-        sentences = vectors[2:]
-        return float(np.max(sentences @ vectors[1])) - float(np.max(sentences @ vectors[0])) <= self.config.unknown_word_margin
+        return self._fit_gains([(at, at + len(term))], chosen, embed)[0] <= self.config.unknown_word_margin
+
+    def _fit_gains(self, spans: Sequence[tuple[int, int]], chosen: Sequence["Candidate"],
+                   embed: Callable[[Sequence[str]], "np.ndarray"]) -> list[float]:
+        """For each span of the question, how much closer to the chosen sentences (best cosine) the question
+        comes without it: above ``unknown_word_margin``, the sentences do not speak to what the span says."""
+        without = [self.question[:start] + self.question[end:] for start, end in spans]
+        vectors = embed([self.question, *without, *(c.text for c in chosen)])
+        sentences = vectors[1 + len(without):]
+        fit = float(np.max(sentences @ vectors[0]))
+        return [float(np.max(sentences @ vector)) - fit for vector in vectors[1:1 + len(without)]]
 
     def unknown_word_reason(self, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> str:
         """Whether the question asks about a word the archive never uses: a word without which the question
@@ -233,12 +231,9 @@ class Evidence:
         margin = self.config.unknown_word_margin
         if margin <= 0 or not self.unknown or not chosen:
             return ""
-        without = [self.question[:m.start()] + self.question[m.end():] for m in self.unknown]
-        vectors = embed([self.question, *without, *(c.text for c in chosen)])
-        question, shortened, sentences = vectors[0], vectors[1:1 + len(without)], vectors[1 + len(without):]
-        fit = float(np.max(sentences @ question))
-        for match, vector in zip(self.unknown, shortened):
-            if float(np.max(sentences @ vector)) - fit > margin:
+        gains = self._fit_gains([m.span() for m in self.unknown], chosen, embed)
+        for match, gain in zip(self.unknown, gains):
+            if gain > margin:
                 return f"The articles never use the word “{match.group()}”, and the closest passages do not speak to it."
         return ""
 
