@@ -126,6 +126,11 @@ def test_a_name_meets_its_demonym_but_not_a_neighbour():
     assert name_key("iraq") == name_key("iraqi") != name_key("iran")
     assert name_key("austria") != name_key("australia")
     assert name_key("2012") == "2012"
+    # A land named "-stan" meets its people: Kazakhstan, Kazakhstani, Kazakh; Afghanistan and Afghans.
+    assert name_key("kazakhstan") == name_key("kazakhstani") == name_key("kazakh") == name_key("kazakhs")
+    assert name_key("afghanistan") == name_key("afghan") == name_key("afghans")
+    assert name_key("uzbekistan") == name_key("uzbek") != name_key("kazakh")
+    assert name_key("pakistan") == name_key("pakistani") == "pakistan"  # "pak" would be too short
 
 
 def _evidence(question: str, archive: set[str], config: AnswerConfig = AnswerConfig()) -> Evidence:
@@ -163,6 +168,48 @@ def test_a_day_of_the_month_is_not_the_number_a_how_many_question_needs(engine):
     assert "number" in said("They met on the 3rd of May.")
     assert said("They sold 1,200 horses on August 28.") == ""
     assert said("They sold three hundred horses.") == ""
+
+
+def test_a_year_and_a_number_that_points_back_are_no_count_and_an_ordinal_is(engine):
+    from qa.search.answer import Candidate
+
+    evidence = _evidence("How many horses were sold?", set(), AnswerConfig(specific_terms="off", counted_word_window=0))
+    hit = engine.search("horse breeders", k=1)[0]
+
+    def said(text: str) -> str:
+        return evidence.reason([Candidate(hit, 0, len(text), text, 1.0, 1.0)])
+
+    assert "number" in said("In 2010, the breeders met in Almaty.")  # a year before a comma is still a year
+    assert "number" in said("Trade in horses began in 1994.")
+    assert "number" in said("Horses were traded between the two countries.")  # "the two" counts nothing new
+    assert said("It was their sixth sale of horses.") == ""
+    assert said("Two countries traded 1,200 horses in 2010, the ministry said.") == ""
+
+
+def test_a_count_must_stand_beside_what_the_question_counts(engine):
+    from qa.search.answer import Candidate
+
+    question = "How many Kazakh students study abroad?"
+    hit = engine.search("horse breeders", k=1)[0]
+
+    def said(text: str, window: int = 2) -> str:
+        evidence = _evidence(question, {"kazakh", "students"}, AnswerConfig(specific_terms="off", counted_word_window=window))
+        return evidence.reason([Candidate(hit, 0, len(text), text, 1.0, 1.0)])
+
+    counts_other = "The state pays hundreds of scholarships for Afghan students."
+    assert said(counts_other) == "The closest passages give numbers, but none of Kazakh students."
+    assert said("Some 3,000 Kazakh students study in Europe.") == ""
+    assert said("Of Kazakh students abroad, 3,000 study in Europe.") == ""  # what it counts may come first
+    assert said("A record 1.2 million Kazakh students enrolled.") == ""  # "1.2 million" is one count
+    assert said(counts_other, window=0) == ""  # off
+
+
+def test_a_measure_named_in_the_question_asks_for_a_quantity():
+    assert answer_kind("What is the capacity of the pipeline?") == "quantity"
+    assert answer_kind("What was the price of oil per barrel?") == "quantity"
+    assert answer_kind("How much oil flows through it per day?") == "quantity"
+    assert answer_kind("What is the role of Russia?") == ""
+    assert answer_kind("What was the outcome of the vote?") == ""
 
 
 def _bag_of_words(synonyms: dict[str, str]):

@@ -138,21 +138,23 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
                   k: int = 5) -> tuple[AnswerConfig, list[dict[str, Any]]]:
     """Grid over the evidence checks (qa/search/evidence.py) with ``base``'s sentence scoring, on (training) questions.
 
-    Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the
-    more lenient setting (answers kept over abstentions), then to the grid's order.
+    Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the setting
+    that abstains on more near-miss questions, then to the grid's order: a confident wrong sentence is what
+    costs the user's trust, while an abstention still shows the closest passages.
     """
     candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
     rows = []
-    for scope, coverage, kind, question_coverage, margin in itertools.product(
-            ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True), (0.0, 0.2, 0.3),
-            (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
-        if scope == "off" and coverage != 1.0:
-            continue
+    for scope, coverage, kind, window, question_coverage, margin in itertools.product(
+            ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True),
+            (0, 2, 3, 5), (0.0, 0.2, 0.3), (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
+        if (scope == "off" and coverage != 1.0) or (not kind and window):
+            continue  # what a count counts only matters with the answer-kind check on
         config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
+                         counted_word_window=window,
                          min_question_coverage=question_coverage, unknown_word_margin=margin)
         metrics = answer_metrics(engine, questions, config, candidates)
         handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
         rows.append({"config": asdict(config), "objective": handled / (metrics["in_scope"] + metrics["out_of_scope"]),
                      **metrics})
-    rows.sort(key=lambda r: (-r["objective"], -r["answer_accuracy"]))
+    rows.sort(key=lambda r: (-r["objective"], -r["abstention_near_miss"]))
     return AnswerConfig(**rows[0]["config"]), rows

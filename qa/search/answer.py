@@ -51,6 +51,8 @@ class AnswerConfig:
     # Share of those terms that must occur (in the archive, and around a chosen sentence).
     min_term_coverage: float = 0.75
     check_answer_kind: bool = True
+    # A how-many question's count must stand within this many words of what it counts (0: off).
+    counted_word_window: int = 2
     # Share of the question's words (IDF-weighted) that the chosen sentences must contain between them.
     min_question_coverage: float = 0.0
     # A question word no passage of the archive holds fails the answer when leaving it out of the question

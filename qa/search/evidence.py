@@ -32,9 +32,13 @@ _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how"
                    "did", "do", "does", "can", "could", "should", "would", "will", "has", "have", "had", "tell", "list",
                    "give", "show", "name", "i", "in", "on", "at", "the", "a", "an"}
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|" \
-                r"thousands?|millions?|billions?|dozens?|half|third|quarter|percent|several|few|many"
-# A quantity: a number that is not a year, or a number word ("2003" dates something, it counts nothing).
-_HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?![\d.,%]))\d[\d.,]*|\b(?:{_NUMBER_WORDS})\b", re.I)
+                r"thousands?|millions?|billions?|dozens?|half|third|quarter|percent|several|few|many|" \
+                r"second|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twice"
+# A quantity: a number that is not a year, or a number word ("2003" dates something, it counts nothing; "his sixth
+# summit" counts summits). A year stays a year before a comma or a full stop ("in 2010, the …"). A number word after
+# "the" points back at something already counted ("the two countries"); it answers no how-many question.
+_HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?!%|[.,]?\d))\d[\d.,]*|(?<!\bthe )\b(?:{_NUMBER_WORDS})\b"
+                         rf"|\b\d+(?:st|nd|rd|th)\b", re.I)
 _MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
 # A day of the month ("August 28", "28th of August") dates something; it is not a quantity.
 _DAY_OF_MONTH = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS}))",
@@ -71,13 +75,21 @@ def specific_terms(question: str) -> list[str]:
 # Endings that turn a place into its people or adjective, as BM25's Snowball stems spell them
 # ("america"/"american", "china"/"chines", "japan"/"japanes", "iraq"/"iraqi"), longest first.
 _NAME_ENDING = re.compile(r"(?:ians|ian|ans|ese|an|es|is|i|s|a|e|n)$")
+# "-stan" names a people's land ("kazakhstan", "kazakhstani" and "kazakh"; "uzbekistan" and "uzbek").
+_LAND_ENDING = re.compile(r"i?stan(?:i|is)?$")
 
 
 def name_key(token: str) -> str:
     """A name's stemmed token without the ending that makes a demonym, so that "America" and "American",
-    "China" and "Chinese" meet; a token that would shrink below four letters stays whole ("japan")."""
+    "China" and "Chinese", "Kazakhstan" and "Kazakh" meet; a token that would shrink below four letters stays
+    whole ("japan", "pakistan")."""
     if not token.isalpha():
         return token
+    land = _LAND_ENDING.sub("", token)
+    if land != token:
+        if len(land) < 4:  # "pakistan"/"pakistani": "pak" is too short to stand for the land
+            return re.sub(r"stan(?:i|is)$", "stan", token)
+        token = land  # and on to the people's ending: "afghan" from "afghanistan" meets "afghans"
     stem = _NAME_ENDING.sub("", token)
     return stem if len(stem) >= 4 else token
 
@@ -110,14 +122,37 @@ def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[
     return [o for o in options if o]
 
 
+# Nouns that name a measure: what a question asks for when it asks for "the capacity" or "the price" of something.
+_MEASURES = r"(?:number|amount|size|capacity|price|cost|value|population|rate|total|volume|length|budget|percentage|share)"
+
+
 def answer_kind(question: str) -> str:
     """"quantity" for how many/how much, "date" for when/what year; "" for anything else."""
     q = question.casefold()
     if re.search(r"\bhow (?:many|much|large|big|long|far|old)\b|\bwhat (?:percentage|share|number|amount)\b", q):
         return "quantity"
+    # "What is the capacity of …", "… in barrels per day": a measure asked for by its name or its unit.
+    if re.search(rf"\bwhat (?:is|was|are|were) (?:the |its |their )?(?:\w+ )?{_MEASURES}\b|\bper (?:day|week|month|year|"
+                 rf"capita|person|head)\b", q):
+        return "quantity"
     if re.search(r"^\s*when\b|\bwhat (?:year|date|day|month)\b|\bin which year\b", q):
         return "date"
     return ""
+
+
+# What a how-many question counts: the words after "how many", up to its verb or a preposition.
+_COUNTED = re.compile(r"\bhow many\s+(.+?)(?=\s+(?:did|do|does|is|are|was|were|has|have|had|will|would|can|could|"
+                      r"should|may|might|must|in|of|at|on|for|with|to|from|by|between|during|per)\b|\s*[?.!]|$)", re.I)
+_NUMBER_WORD = re.compile(rf"^(?:{_NUMBER_WORDS}|[\d.,]+|us\$|\$|€|£)$", re.I)
+
+
+def counted_words(question: str) -> list[str]:
+    """The words of what a how-many question counts ("nuclear warheads" in "How many nuclear warheads did …"),
+    ending at the first plural: "Kazakh students" in "How many Kazakh students study abroad?"."""
+    match = _COUNTED.search(question)
+    words = _WORD.findall(match.group(1)) if match else []
+    plural = next((i for i, w in enumerate(words) if len(w) > 3 and w.endswith("s") and not w.endswith("ss")), None)
+    return words if plural is None else words[:plural + 1]
 
 
 class Evidence:
@@ -144,6 +179,9 @@ class Evidence:
         self.missing = [t for t, options in self.terms
                         if not _present(options, in_archive, name_in_archive if t in self.names else None)]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
+        # The tokens (and name keys) of what a how-many question counts: a count stands beside what it counts.
+        self.counted = {key for word in counted_words(question) for token in tokenize(word)
+                        for key in (token, name_key(token))}
         self.question = question
         # Words of the question that no passage of the archive holds (as BM25 tokens), with their spans.
         self.unknown = [match for match in _WORD.finditer(question)
@@ -198,12 +236,34 @@ class Evidence:
             if total and covered / total < self.config.min_question_coverage:
                 missing = sorted(((w, word) for token, (word, w) in self.words.items() if token not in seen), reverse=True)
                 return f"The closest passages do not speak of {_join([word for _, word in missing[:2]], 'or')}."
-        text = " ".join(c.text for c in chosen)
-        if self.kind == "quantity" and not _HAS_NUMBER.search(_DAY_OF_MONTH.sub(" ", text)):
-            return "The question asks for a number, and the closest passages give none."
-        if self.kind == "date" and not _HAS_DATE.search(text):
+        if self.kind == "quantity":
+            giving = [c for c in chosen if _HAS_NUMBER.search(_DAY_OF_MONTH.sub(" ", c.text))]
+            if not giving:
+                return "The question asks for a number, and the closest passages give none."
+            if self.counted and self.config.counted_word_window > 0:
+                giving = [c for c in giving if self._counts_asked(c.text)]
+                if not giving:
+                    what = " ".join(counted_words(self.question))
+                    return f"The closest passages give numbers, but none of {what}."
+        if self.kind == "date" and not _HAS_DATE.search(" ".join(c.text for c in chosen)):
             return "The question asks when, and the closest passages give no date."
         return ""
+
+    def _counts_asked(self, text: str) -> bool:
+        """Whether a number in the sentence stands within ``counted_word_window`` words of what the question
+        counts: "15,000 Kazakh soldiers" counts Kazakh troops; "hundreds of scholarships for Afghan students"
+        counts scholarships, not Kazakh students."""
+        window = self.config.counted_word_window
+        text = _DAY_OF_MONTH.sub(" ", text)
+        for number in _HAS_NUMBER.finditer(text):
+            before = _TOKEN.findall(text[:number.start()])[-window:]  # words, "U.S." one of them
+            after = _TOKEN.findall(text[number.end():])
+            while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
+                after.pop(0)
+            for word in before + after[:window]:
+                if any(token in self.counted or name_key(token) in self.counted for token in self.tokenize(word)):
+                    return True
+        return False
 
     def _spoken_of(self, term: str, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> bool:
         at = self.question.find(term)
