@@ -204,6 +204,22 @@ def test_a_count_must_stand_beside_what_the_question_counts(engine):
     assert said(counts_other, window=0) == ""  # off
 
 
+def test_a_when_question_takes_any_era_of_date_and_no_modal_verb(engine):
+    from qa.search.answer import Candidate
+
+    evidence = _evidence("When was the fortress built?", set(), AnswerConfig(specific_terms="off"))
+    hit = engine.search("horse breeders", k=1)[0]
+
+    def said(text: str) -> str:
+        return evidence.reason([Candidate(hit, 0, len(text), text, 1.0, 1.0)])
+
+    for dated in ("It was built in 1066.", "It was built in the 19th century.", "It was built in the twelfth century.",
+                  "It dates from 800 AD.", "Work began on May 3.", "It went up in the 1920s."):
+        assert said(dated) == "", dated
+    assert "no date" in said("Visitors may see the fortress walls.")  # "may" dates nothing
+    assert "no date" in said("The fortress was built by 300 workers.")
+
+
 def test_a_measure_named_in_the_question_asks_for_a_quantity():
     assert answer_kind("What is the capacity of the pipeline?") == "quantity"
     assert answer_kind("What was the price of oil per barrel?") == "quantity"

@@ -33,19 +33,24 @@ _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how"
                    "give", "show", "name", "i", "in", "on", "at", "the", "a", "an"}
 _NUMBER_WORDS = r"one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundreds?|" \
                 r"thousands?|millions?|billions?|dozens?|half|third|quarter|percent|several|few|many|" \
-                r"second|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twice"
+                r"second|fourth|fifth|sixth|seventh|eighth|ninth|tenth|twice|decades?|centur(?:y|ies)"
 # A quantity: a number that is not a year, or a number word ("2003" dates something, it counts nothing; "his sixth
 # summit" counts summits). A year stays a year before a comma or a full stop ("in 2010, the …"). A number word after
 # "the" points back at something already counted ("the two countries"); it answers no how-many question.
 _HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?!%|[.,]?\d))\d[\d.,]*|(?<!\bthe )\b(?:{_NUMBER_WORDS})\b"
                          rf"|\b\d+(?:st|nd|rd|th)\b", re.I)
-_MONTHS = r"january|february|march|april|may|june|july|august|september|october|november|december"
+# "May" and "March" are months only when capitalised: "it may rain" dates nothing.
+_MONTHS = r"january|february|(?-i:March)|april|(?-i:May)|june|july|august|september|october|november|december"
 # A day of the month ("August 28", "28th of August") dates something; it is not a quantity.
 _DAY_OF_MONTH = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS}))",
                            re.I)
-_HAS_DATE = re.compile(rf"\b(?:1[5-9]\d\d|20\d\d|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|(?:{_MONTHS})(?:\s+\d{{1,2}})?|"
-                       rf"(?:19|20)\d0s|yesterday|today|tomorrow|last (?:year|month|week)|next (?:year|month|week)|"
-                       rf"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.I)
+# A date: a year (from 1000, or any year with its era), a month and day, a decade or a century, a weekday.
+_HAS_DATE = re.compile(rf"\b(?:1\d\d\d|20\d\d|\d{{1,4}}\s*(?:BCE?|AD|CE)|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:{_MONTHS})|"
+                       rf"(?:{_MONTHS})(?:\s+\d{{1,2}})?|(?:1\d|20)\d0s|\d{{1,2}}(?:st|nd|rd|th)[\s-]+century|"
+                       rf"(?:first|second|third|fourth|fifth|sixth|seventh|eighth|ninth|tenth|eleventh|twelfth|"
+                       rf"thirteenth|fourteenth|fifteenth|sixteenth|seventeenth|eighteenth|nineteenth|twentieth|"
+                       rf"twenty-first)[\s-]+century|yesterday|today|tomorrow|last (?:year|month|week)|"
+                       rf"next (?:year|month|week)|(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b", re.I)
 
 
 def specific_terms(question: str) -> list[str]:
@@ -250,18 +255,22 @@ class Evidence:
         return ""
 
     def _counts_asked(self, text: str) -> bool:
-        """Whether a number in the sentence stands within ``counted_word_window`` words of what the question
-        counts: "15,000 Kazakh soldiers" counts Kazakh troops; "hundreds of scholarships for Afghan students"
-        counts scholarships, not Kazakh students."""
+        """Whether a number in the sentence stands within ``counted_word_window`` content words of what the
+        question counts: "15,000 Kazakh soldiers" counts Kazakh troops; "hundreds of scholarships for Afghan
+        students" counts scholarships, not Kazakh students."""
         window = self.config.counted_word_window
+
+        def content(words: list[str]) -> list[list[str]]:  # function words ("of", "the") take no place
+            return [tokens for tokens in map(self.tokenize, words) if tokens]
+
         text = _DAY_OF_MONTH.sub(" ", text)
         for number in _HAS_NUMBER.finditer(text):
-            before = _TOKEN.findall(text[:number.start()])[-window:]  # words, "U.S." one of them
+            before = content(_TOKEN.findall(text[:number.start()]))[-window:]  # "U.S." is one word
             after = _TOKEN.findall(text[number.end():])
             while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
                 after.pop(0)
-            for word in before + after[:window]:
-                if any(token in self.counted or name_key(token) in self.counted for token in self.tokenize(word)):
+            for tokens in before + content(after)[:window]:
+                if any(token in self.counted or name_key(token) in self.counted for token in tokens):
                     return True
         return False
 
