@@ -113,6 +113,11 @@ def test_specific_terms_and_answer_kinds():
     assert specific_terms("What did Nazarbayev say about exploring Mars in 2012?") == ["Nazarbayev", "Mars", "2012"]
     assert specific_terms("What does the United States get from Kazakhstan?") == ["United States", "Kazakhstan"]
     assert specific_terms("what did kazakhstan want from the us?") == []
+    # A possessive ends a name; the day of a dated month is no topic of its own, the year is.
+    assert specific_terms("Who spoke at Garratt's AGM?") == ["Garratt", "AGM"]
+    assert specific_terms("What does Kazakhstan's National Fund hold?") == ["Kazakhstan", "National Fund"]
+    assert specific_terms("Which case was argued on January 13, 2009?") == ["January", "2009"]
+    assert specific_terms("What happened on 3 May 2010?") == ["May", "2010"]
     assert answer_kind("How many troops are there?") == "quantity"
     assert answer_kind("When did it open?") == "date"
     assert answer_kind("Why did it open?") == ""
@@ -272,6 +277,36 @@ def test_british_and_american_spellings_are_one_word():
     archive = {"astana", "defense", "policy", "of"}
     assert [m.group() for m in _evidence("What is the defence policy of Astana?", archive).unknown] == []
     assert [m.group() for m in _evidence("What is the population of Astana?", archive).unknown] == ["population"]
+
+
+def test_an_abbreviation_in_the_question_meets_the_name_spelled_out(engine):
+    from qa.search.answer import Candidate
+
+    hit = engine.search("horse breeders", k=1)[0]
+    evidence = _evidence("What did the VA notice ask for?", {"va", "notic", "ask"}, AnswerConfig(check_answer_kind=False))
+
+    def absent(text: str) -> list[str]:
+        return evidence.absent_terms([Candidate(hit, 0, len(text), text, 1.0, 1.0)])
+
+    assert absent("The Department of Veterans Affairs asks for coaching.") == []
+    assert absent("The Department of Defense asks for coaching.") == ["VA"]
+    assert absent("Very few asked.") == ["VA"]  # one capitalised word is no abbreviation
+
+
+def test_a_name_of_several_unknown_words_is_left_out_whole(engine):
+    from qa.search.answer import Candidate
+
+    # Without "Hillary" alone the question still names Clinton, as the sentence does not; only without the
+    # whole name does the question ask what the sentence says.
+    embed = _bag_of_words({})
+    archive = {"say", "about", "osce", "kazakhstan", "did", "what"}
+    hit = engine.search("horse breeders", k=1)[0]
+    evidence = _evidence("What did Hillary Clinton say about OSCE?", archive,
+                         AnswerConfig(specific_terms="off", check_answer_kind=False, unknown_word_margin=0.03))
+    assert evidence._unknown_spans() == [(9, 24)]
+    sentence = "officials say osce about kazakhstan"
+    assert evidence.unknown_word_reason([Candidate(hit, 0, len(sentence), sentence, 1.0, 1.0)], embed) == \
+        "The articles never use the name “Hillary Clinton”, and the closest passages do not speak to it."
 
 
 def test_a_name_said_another_way_counts_and_a_name_ignored_does_not(engine):

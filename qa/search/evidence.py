@@ -41,6 +41,7 @@ _HAS_NUMBER = re.compile(rf"(?<![\d.,])(?!(?:1[5-9]|20)\d\d(?!%|[.,]?\d))\d[\d.,
                          rf"|\b\d+(?:st|nd|rd|th)\b", re.I)
 # "May" and "March" are months only when capitalised: "it may rain" dates nothing.
 _MONTHS = r"january|february|(?-i:March)|april|(?-i:May)|june|july|august|september|october|november|december"
+_MONTH = re.compile(_MONTHS, re.I)
 # A day of the month ("August 28", "28th of August") dates something; it is not a quantity.
 _DAY_OF_MONTH = re.compile(rf"\b(?:(?:{_MONTHS})\.?\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+(?:of\s+)?(?:{_MONTHS}))",
                            re.I)
@@ -65,13 +66,16 @@ def specific_terms(question: str) -> list[str]:
         if not word or word.casefold() in _QUESTION_WORDS:
             continue
         if any(ch.isdigit() for ch in word):
-            terms.append(word)
+            if not (word.isdigit() and len(word) <= 2
+                    and any(0 <= i < len(tokens) and _MONTH.fullmatch(tokens[i]) for i in (position - 1, position + 1))):
+                terms.append(word)  # but "January 13, 2009" names its year; the day alone is no topic
         elif word[0].isupper() and (position > 0 or word.isupper() or "." in word):
             if previous_name == position - 1:  # "United States", "National Fund": one name
                 terms[-1] += " " + word
             else:
                 terms.append(word)
-            previous_name = position
+            # A possessive ends a name: "Garratt's AGM" is Garratt and an AGM.
+            previous_name = -2 if len(word) < len(token.strip("’'-")) else position
         elif word.isalpha() and word.islower() and len(word) > 3 and word not in known:
             terms.append(word)
     return list(dict.fromkeys(terms))
@@ -209,17 +213,18 @@ class Evidence:
             return []
         scope = self.config.specific_terms
         if scope == "sentences":
-            seen = set(self.tokenize(" ".join(c.text for c in chosen)))
+            text = " ".join(c.text for c in chosen)
         elif scope == "paragraph":
-            seen = set(self.tokenize(" ".join(f"{c.hit.title} {_paragraph(self.document_text(c.hit.doc_id), c.char_start)}"
-                                              for c in chosen)))
+            text = " ".join(f"{c.hit.title}\n{_paragraph(self.document_text(c.hit.doc_id), c.char_start)}" for c in chosen)
         elif scope == "passage":
-            seen = set(self.tokenize(" ".join(f"{c.hit.title} {c.hit.text}" for c in chosen)))
+            text = " ".join(f"{c.hit.title}\n{c.hit.text}" for c in chosen)
         else:
-            seen = set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
+            text = ""
+        seen = set(self.tokenize(text)) if text else set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
         keys = {name_key(token) for token in seen}
         return [t for t, options in self.terms
-                if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)]
+                if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)
+                and not (text and _abbreviates(t, text))]
 
     def reason(self, chosen: Sequence["Candidate"],
                embed: Callable[[Sequence[str]], "np.ndarray"] | None = None) -> str:
@@ -300,11 +305,44 @@ class Evidence:
         margin = self.config.unknown_word_margin
         if margin <= 0 or not self.unknown or not chosen:
             return ""
-        gains = self._fit_gains([m.span() for m in self.unknown], chosen, embed)
-        for match, gain in zip(self.unknown, gains):
+        spans = self._unknown_spans()
+        gains = self._fit_gains(spans, chosen, embed)
+        for (start, end), gain in zip(spans, gains):
             if gain > margin:
-                return f"The articles never use the word “{match.group()}”, and the closest passages do not speak to it."
+                unknown = self.question[start:end]
+                kind = "name" if " " in unknown else "word"
+                return f"The articles never use the {kind} “{unknown}”, and the closest passages do not speak to it."
         return ""
+
+    def _unknown_spans(self) -> list[tuple[int, int]]:
+        """The unknown words' spans, a name of several unknown words as one: without "Hillary" alone, the
+        question still names Clinton; only without "Hillary Clinton" does it ask what the sentences say."""
+        spans: list[tuple[int, int]] = []
+        previous = None
+        for match in self.unknown:
+            if (previous is not None and match.group()[:1].isupper() and previous.group()[:1].isupper()
+                    and not self.question[previous.end():match.start()].strip()):
+                spans[-1] = (spans[-1][0], match.end())
+            else:
+                spans.append(match.span())
+            previous = match
+        return spans
+
+
+_CAPITALISED_RUN = re.compile(r"[A-Z][\w’'\-]*(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][\w’'\-]*)*")
+
+
+def _abbreviates(term: str, text: str) -> bool:
+    """Whether an abbreviation of the question ("VA", "NDN") stands for a name the text spells out ("the
+    Department of Veterans Affairs", "Northern Distribution Network"): it is the initials of consecutive
+    capitalised words there."""
+    if not (term.isalpha() and term.isupper() and 2 <= len(term) <= 6):
+        return False
+    for run in _CAPITALISED_RUN.finditer(text):
+        initials = "".join(word[0] for word in run.group().split() if word[0].isupper())
+        if len(initials) >= len(term) and term in initials:
+            return True
+    return False
 
 
 def _paragraph(text: str, offset: int) -> str:
