@@ -33,8 +33,8 @@ def engine(tmp_path) -> qa.Engine:
     # The same article saved again from another site, with its own furniture: one article to a reader.
     (corpus / "grain-copy.md").write_text("---\ntitle: Grain Report (syndicated)\n---\n" + article
                                           + "\n\nRead more at the Steppe Wire.\n", encoding="utf-8")
-    (corpus / "horses.md").write_text("---\ntitle: Horses\n---\nThe steppe horse breeders met in Almaty in May.\n",
-                                      encoding="utf-8")
+    (corpus / "horses.md").write_text("---\ntitle: Horses\nauthors: [Aigerim Sadykova]\npublication: Steppe Gazette\n---\n"
+                                      "The steppe horse breeders met in Almaty in May.\n", encoding="utf-8")
     return qa.build(corpus, tmp_path / "index", config=qa.IndexConfig(chunk=qa.ChunkConfig(max_words=30, overlap_sentences=1)),
                     embedder=FakeEmbedder(), cache_dir=tmp_path / "cache")
 
@@ -277,6 +277,22 @@ def test_british_and_american_spellings_are_one_word():
     archive = {"astana", "defense", "policy", "of"}
     assert [m.group() for m in _evidence("What is the defence policy of Astana?", archive).unknown] == []
     assert [m.group() for m in _evidence("What is the population of Astana?", archive).unknown] == ["population"]
+
+
+def test_who_wrote_or_published_an_article_counts_as_what_the_archive_mentions(engine):
+    from qa.search.answer import Candidate
+
+    question = "What did the Steppe Gazette report about the breeders?"
+    config = AnswerConfig(check_answer_kind=False)
+    evidence = Evidence(question, config, engine.bm25.tokenizer, engine.in_archive, engine.document_tokens,
+                        name_in_archive=engine.name_in_archive, source_tokens=engine.source_tokens)
+    hit = engine.search("horse breeders", k=1)[0]
+    assert hit.doc_id == "horses"
+    assert evidence.archive_reason() == ""
+    assert evidence.absent_terms([Candidate(hit, hit.char_start, hit.char_end, hit.text, 1.0, 1.0)]) == []
+    # The passages alone never name it.
+    blind = Evidence(question, config, engine.bm25.tokenizer, engine.bm25.vocabulary.__contains__, engine.document_tokens)
+    assert blind.archive_reason() == "The articles never mention Steppe Gazette."
 
 
 def test_an_abbreviation_in_the_question_meets_the_name_spelled_out(engine):

@@ -182,9 +182,9 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     """
     if not candidates:
         return False, [], "No passage matches the question."
-    evidence = Evidence(question, config, engine.bm25.tokenizer, engine.bm25.vocabulary.__contains__,
+    evidence = Evidence(question, config, engine.bm25.tokenizer, engine.in_archive,
                         engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text,
-                        engine.name_in_archive)
+                        engine.name_in_archive, engine.source_tokens)
     if reason := evidence.archive_reason():
         return False, [], reason
     found, chosen = select_sentences(candidates, config)

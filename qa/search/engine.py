@@ -195,15 +195,36 @@ class Engine:
         index = self.bm25.vocabulary.get(token)
         return float(self.bm25.positive_idf[index]) if index is not None else float(np.log(1 + self.bm25.size))
 
+    def in_archive(self, token: str) -> bool:
+        """Whether the archive uses this BM25 token: in a passage, or in who wrote or published a document
+        ("Did Snopes find …" asks of a page Snopes.com published, whose text may never name it)."""
+        return token in self.bm25.vocabulary or token in self._source_vocabulary()
+
     def name_in_archive(self, key: str) -> bool:
-        """Whether some BM25 token of the archive has this name key (``evidence.name_key``): "american"
-        answers for "America"."""
+        """Whether some token of the archive (``in_archive``) has this name key (``evidence.name_key``):
+        "american" answers for "America"."""
         keys = self.__dict__.get("_name_keys")
         if keys is None:
             from qa.search.evidence import name_key
 
-            keys = self.__dict__["_name_keys"] = frozenset(name_key(token) for token in self.bm25.vocabulary)
+            keys = self.__dict__["_name_keys"] = frozenset(
+                name_key(token) for token in (*self.bm25.vocabulary, *self._source_vocabulary()))
         return key in keys
+
+    def source_tokens(self, doc_id: str) -> set[str]:
+        """The BM25 tokens of a document's authors and publication: a sentence speaks with its source's name."""
+        cache = self.__dict__.setdefault("_source_tokens", {})
+        if doc_id not in cache:
+            doc = self.document(doc_id)
+            cache[doc_id] = set(self.bm25.tokenizer(" ".join([*doc.authors, doc.publication or ""])))
+        return cache[doc_id]
+
+    def _source_vocabulary(self) -> frozenset[str]:
+        vocabulary = self.__dict__.get("_source_vocabulary_set")
+        if vocabulary is None:
+            vocabulary = self.__dict__["_source_vocabulary_set"] = frozenset().union(
+                *(self.source_tokens(doc_id) for doc_id in self._documents))
+        return vocabulary
 
     def document_tokens(self, doc_id: str) -> set[str]:
         """The BM25 tokens of a document, title included (for the answer's evidence checks)."""

@@ -171,9 +171,11 @@ class Evidence:
                  in_archive: Callable[[str], bool], document_tokens: Callable[[str], set[str]],
                  idf: Callable[[str], float] = lambda token: 1.0,
                  document_text: Callable[[str], str] = lambda doc_id: "",
-                 name_in_archive: Callable[[str], bool] = lambda key: False):
+                 name_in_archive: Callable[[str], bool] = lambda key: False,
+                 source_tokens: Callable[[str], set[str]] = lambda doc_id: set()):
         self.config = config
         self.document_text = document_text
+        self.source_tokens = source_tokens
         # Every content word of the question, by its weight (IDF): what the answer should be about.
         self.words = {}
         for word in _TOKEN.findall(question):
@@ -221,6 +223,7 @@ class Evidence:
         else:
             text = ""
         seen = set(self.tokenize(text)) if text else set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
+        seen |= set().union(*(self.source_tokens(c.hit.doc_id) for c in chosen))  # "according to Snopes"
         keys = {name_key(token) for token in seen}
         return [t for t, options in self.terms
                 if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)
