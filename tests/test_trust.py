@@ -209,6 +209,23 @@ def test_a_count_must_stand_beside_what_the_question_counts(engine):
     assert said(counts_other, window=0) == ""  # off
 
 
+def test_a_count_of_what_the_question_counts_under_another_name_counts(engine):
+    from qa.search.answer import Candidate
+
+    # A fake model that knows "soldiers" for "troops" and nothing else.
+    embed = _bag_of_words({"soldiers": "troops"})
+    hit = engine.search("horse breeders", k=1)[0]
+
+    def said(text: str, similarity: float = 0.6) -> str:
+        evidence = _evidence("How many troops did Kazakhstan send?", {"kazakhstan", "troops"},
+                             AnswerConfig(specific_terms="off", counted_word_window=2, counted_word_similarity=similarity))
+        return evidence.reason([Candidate(hit, 0, len(text), text, 1.0, 1.0)], embed)
+
+    assert said("Kazakhstan sent 300 soldiers.") == ""
+    assert said("Kazakhstan sent 300 soldiers.", similarity=1.01) != ""  # off: the words differ
+    assert said("Kazakhstan sent 300 engineers.") == "The closest passages give numbers, but none of troops."
+
+
 def test_a_when_question_takes_any_era_of_date_and_no_modal_verb(engine):
     from qa.search.answer import Candidate
 

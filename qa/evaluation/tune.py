@@ -139,18 +139,19 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
     """Grid over the evidence checks (qa/search/evidence.py) with ``base``'s sentence scoring, on (training) questions.
 
     Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the setting
-    that abstains on more near-miss questions, then to the grid's order: a confident wrong sentence is what
-    costs the user's trust, while an abstention still shows the closest passages.
+    that abstains on more near-miss questions, then to the grid's order (the word similarity from strict to
+    lenient): a confident wrong sentence is what costs the user's trust, while an abstention still shows the
+    closest passages.
     """
     candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
     rows = []
-    for scope, coverage, kind, window, question_coverage, margin in itertools.product(
+    for scope, coverage, kind, window, similarity, question_coverage, margin in itertools.product(
             ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True),
-            (0, 2, 3, 5), (0.0, 0.2, 0.3), (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
-        if (scope == "off" and coverage != 1.0) or (not kind and window):
+            (0, 2, 3, 5), (0.7, 0.6, 0.5, 1.01), (0.0, 0.2, 0.3), (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
+        if (scope == "off" and coverage != 1.0) or (not kind and window) or (not window and similarity < 1):
             continue  # what a count counts only matters with the answer-kind check on
         config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
-                         counted_word_window=window,
+                         counted_word_window=window, counted_word_similarity=similarity,
                          min_question_coverage=question_coverage, unknown_word_margin=margin)
         metrics = answer_metrics(engine, questions, config, candidates)
         handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]

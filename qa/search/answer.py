@@ -53,6 +53,8 @@ class AnswerConfig:
     check_answer_kind: bool = True
     # A how-many question's count must stand within this many words of what it counts (0: off).
     counted_word_window: int = 2
+    # ... or a word there must be this close (cosine) to a counted word: "soldiers" counts troops (above 1: off).
+    counted_word_similarity: float = 0.6
     # Share of the question's words (IDF-weighted) that the chosen sentences must contain between them.
     min_question_coverage: float = 0.0
     # A question word no passage of the archive holds fails the answer when leaving it out of the question

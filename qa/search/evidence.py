@@ -254,7 +254,7 @@ class Evidence:
             if not giving:
                 return "The question asks for a number, and the closest passages give none."
             if self.counted and self.config.counted_word_window > 0:
-                giving = [c for c in giving if self._counts_asked(c.text)]
+                giving = [c for c in giving if self._counts_asked(c.text, embed)]
                 if not giving:
                     what = " ".join(counted_words(self.question))
                     return f"The closest passages give numbers, but none of {what}."
@@ -262,25 +262,33 @@ class Evidence:
             return "The question asks when, and the closest passages give no date."
         return ""
 
-    def _counts_asked(self, text: str) -> bool:
+    def _counts_asked(self, text: str, embed: Callable[[Sequence[str]], "np.ndarray"] | None = None) -> bool:
         """Whether a number in the sentence stands within ``counted_word_window`` content words of what the
         question counts: "15,000 Kazakh soldiers" counts Kazakh troops; "hundreds of scholarships for Afghan
-        students" counts scholarships, not Kazakh students."""
+        students" counts scholarships, not Kazakh students. With ``embed``, a word beside the number counts when
+        the model puts it within ``counted_word_similarity`` (cosine) of a counted word: "troops" and "soldiers"."""
         window = self.config.counted_word_window
+        beside: list[tuple[str, list[str]]] = []
 
-        def content(words: list[str]) -> list[list[str]]:  # function words ("of", "the") take no place
-            return [tokens for tokens in map(self.tokenize, words) if tokens]
+        def content(words: list[str]) -> list[tuple[str, list[str]]]:  # function words ("of", "the") take no place
+            return [(word, tokens) for word, tokens in zip(words, map(self.tokenize, words)) if tokens]
 
         text = _DAY_OF_MONTH.sub(" ", text)
         for number in _HAS_NUMBER.finditer(text):
-            before = content(_TOKEN.findall(text[:number.start()]))[-window:]  # "U.S." is one word
             after = _TOKEN.findall(text[number.end():])
             while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
                 after.pop(0)
-            for tokens in before + content(after)[:window]:
+            # "U.S." is one word
+            for word, tokens in content(_TOKEN.findall(text[:number.start()]))[-window:] + content(after)[:window]:
                 if any(token in self.counted or name_key(token) in self.counted for token in tokens):
                     return True
-        return False
+                beside.append((word, tokens))
+        if embed is None or self.config.counted_word_similarity > 1 or not beside:
+            return False
+        counted = [w for w in counted_words(self.question) if w.casefold() not in _QUESTION_WORDS]
+        words = list(dict.fromkeys(word.strip("-’'") for word, _ in beside))
+        vectors = embed(counted + words)
+        return bool(np.max(vectors[:len(counted)] @ vectors[len(counted):].T) >= self.config.counted_word_similarity)
 
     def _spoken_of(self, term: str, chosen: Sequence["Candidate"], embed: Callable[[Sequence[str]], "np.ndarray"]) -> bool:
         at = self.question.find(term)
