@@ -95,8 +95,16 @@ def test_decide_reasons():
             return 1.0
 
         @staticmethod
+        def in_archive(token):
+            return token == "wheat"
+
+        @staticmethod
         def name_in_archive(key):
             return key == "wheat"
+
+        @staticmethod
+        def source_tokens(doc_id):
+            return set()
 
         @staticmethod
         def sentence_vectors(texts):
@@ -240,3 +248,18 @@ def test_sentences_of_two_articles_come_article_by_article(fake_engine):
         assert starts == sorted(starts)
     for s in answer.sentences:
         assert isinstance(s.score, float) and 0.0 < s.score < 1.0 and s.score == round(s.score, 6)
+
+
+def test_tied_sentence_scoring_goes_to_the_best_over_all_training_questions():
+    from dataclasses import asdict, replace
+
+    from qa.evaluation.tune import choose_answer_config
+
+    base = AnswerConfig()
+    wide = [replace(base, dense_weight=0.6, lexical_weight=0.4, min_evidence=t) for t in (0.2, 0.3, 0.4)]
+    narrow = [replace(base, dense_weight=0.8, lexical_weight=0.2, min_evidence=0.3)]
+    rows = [{"config": asdict(c), "objective": 0.9} for c in wide + narrow]
+    # Without a say from the near-miss questions the widest plateau wins, at its middle.
+    assert choose_answer_config(rows) == wide[1]
+    # When the narrow setting handles more of all training questions, it wins the tie.
+    assert choose_answer_config(rows, overall=lambda c: 1.0 if c.dense_weight == 0.8 else 0.5) == narrow[0]

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import asdict, replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Callable, Mapping, Sequence
 
 from qa.search.answer import AnswerConfig, Candidate, candidate_sentences, decide
 from qa.config import FusionConfig
 from qa.search.engine import Engine
 from qa.evaluation.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
-__all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "tune_answers", "choose_answer_config"]
+__all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "handled_share", "tune_answers", "choose_answer_config",
+           "tune_evidence"]
 
 
 def fusion_grid() -> list[FusionConfig]:
@@ -92,6 +93,19 @@ def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: An
             "off_topic": len(abstained["off_topic"])}
 
 
+def handled_share(engine: Engine, questions: Sequence[EvalQuestion],
+                  k: int = 5) -> Callable[[AnswerConfig], float]:
+    """A setting's share of ``questions`` handled right (answered with a gold quote, or abstained on), with
+    the questions searched once."""
+    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
+
+    def share(config: AnswerConfig) -> float:
+        m = answer_metrics(engine, questions, config, candidates)
+        return (m["answer_accuracy"] * m["in_scope"] + m["abstention"] * m["out_of_scope"]) / (m["in_scope"] + m["out_of_scope"])
+
+    return share
+
+
 def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) -> list[dict[str, Any]]:
     """Grid over sentence-scoring weights and the abstention threshold on (training) questions.
 
@@ -115,18 +129,27 @@ def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) 
     return sorted(rows, key=lambda r: (-r["objective"], -r["answer_accuracy"], r["config"]["min_evidence"]))
 
 
-def choose_answer_config(rows: Sequence[dict[str, Any]]) -> AnswerConfig:
+def choose_answer_config(rows: Sequence[dict[str, Any]],
+                         overall: Callable[[AnswerConfig], float] | None = None) -> AnswerConfig:
     """Among the best-scoring settings, the one whose weights stay best over the widest range of
     thresholds, at the middle of that range: the largest margin either side, not an edge that a
-    small training set happened to allow."""
+    small training set happened to allow.
+
+    With ``overall`` (a setting's objective over all training questions, near-misses included), ties are
+    first narrowed to those it scores best: sentence scoring that answers the same answerable questions can
+    still choose sentences that the evidence checks see through more or less often.
+    """
     best = rows[0]["objective"]
+    tied = [row for row in rows if row["objective"] >= best - 1e-12]
+    if overall is not None:
+        scores = [overall(AnswerConfig(**row["config"])) for row in tied]
+        tied = [row for row, score in zip(tied, scores) if score >= max(scores) - 1e-12]
     plateaus: dict[tuple, list[float]] = {}
-    for row in rows:
-        if row["objective"] >= best - 1e-12:
-            c = row["config"]
-            key = (c["dense_weight"], c["lexical_weight"], c["rank_weight"], c["context_weight"], c["relative_cutoff"],
-                   c["short_sentence_words"])
-            plateaus.setdefault(key, []).append(c["min_evidence"])
+    for row in tied:
+        c = row["config"]
+        key = (c["dense_weight"], c["lexical_weight"], c["rank_weight"], c["context_weight"], c["relative_cutoff"],
+               c["short_sentence_words"])
+        plateaus.setdefault(key, []).append(c["min_evidence"])
     key, thresholds = max(plateaus.items(), key=lambda kv: (len(kv[1]), kv[0]))
     thresholds.sort()
     return replace(AnswerConfig(), dense_weight=key[0], lexical_weight=key[1], rank_weight=key[2],

@@ -319,7 +319,8 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
     from qa.search.engine import open_index
     from qa.evaluation.evaluate import evaluate_set, load_eval_set, passage_qrels
     from qa.evaluation.report import markdown_table, write_reports
-    from qa.evaluation.tune import answer_metrics, choose_answer_config, tune_answers, tune_evidence, tune_fusion
+    from qa.evaluation.tune import (answer_metrics, choose_answer_config, handled_share, tune_answers, tune_evidence,
+                                    tune_fusion)
 
     engine = open_index(index_dir)
     questions = load_eval_set(eval_set)
@@ -373,10 +374,11 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
          {"settings": f"chosen ({best.method}, k={best.rrf_k}, w={best.dense_weight}, depth={best.depth})", **test_best}],
         ["settings", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"]))
     if answers:
-        # Two stages: sentence scoring picks which sentence answers (answerable and off-topic questions),
-        # then the evidence checks decide, with near-miss questions too, when even the best one does not.
+        # Two stages: sentence scoring picks which sentence answers (answerable and off-topic questions; its
+        # ties go to the scoring best over all training questions), then the evidence checks decide, with
+        # near-miss questions too, when even the best sentence does not answer.
         answer_rows = tune_answers(engine, [q for q in train if q.type != "near_miss"])
-        chosen = choose_answer_config(answer_rows)
+        chosen = choose_answer_config(answer_rows, overall=handled_share(engine, train))
         chosen, evidence_rows = tune_evidence(engine, train, chosen)
         results["evidence_train_top"] = evidence_rows[:10]
         from qa.search.answer import AnswerConfig
