@@ -93,17 +93,18 @@ def answer_metrics(engine: Engine, questions: Sequence[EvalQuestion], config: An
             "off_topic": len(abstained["off_topic"])}
 
 
+def _handled(metrics: Mapping[str, float]) -> float:
+    """The share of questions handled right: an in-scope one answered with a gold quote, an out-of-scope one
+    abstained on, each question counting once (the tuning objective)."""
+    right = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
+    return right / (metrics["in_scope"] + metrics["out_of_scope"])
+
+
 def handled_share(engine: Engine, questions: Sequence[EvalQuestion],
                   k: int = 5) -> Callable[[AnswerConfig], float]:
-    """A setting's share of ``questions`` handled right (answered with a gold quote, or abstained on), with
-    the questions searched once."""
+    """A setting's share of ``questions`` handled right, with the questions searched once."""
     candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
-
-    def share(config: AnswerConfig) -> float:
-        m = answer_metrics(engine, questions, config, candidates)
-        return (m["answer_accuracy"] * m["in_scope"] + m["abstention"] * m["out_of_scope"]) / (m["in_scope"] + m["out_of_scope"])
-
-    return share
+    return lambda config: _handled(answer_metrics(engine, questions, config, candidates))
 
 
 def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) -> list[dict[str, Any]]:
@@ -123,9 +124,7 @@ def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) 
                          context_weight=context, min_evidence=threshold, relative_cutoff=cutoff,
                          short_sentence_words=short)
         metrics = answer_metrics(engine, questions, config, candidates)
-        handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
-        objective = handled / (metrics["in_scope"] + metrics["out_of_scope"])
-        rows.append({"config": asdict(config), "objective": objective, **metrics})
+        rows.append({"config": asdict(config), "objective": _handled(metrics), **metrics})
     return sorted(rows, key=lambda r: (-r["objective"], -r["answer_accuracy"], r["config"]["min_evidence"]))
 
 
@@ -177,8 +176,6 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
                          counted_word_window=window, counted_word_similarity=similarity,
                          min_question_coverage=question_coverage, unknown_word_margin=margin)
         metrics = answer_metrics(engine, questions, config, candidates)
-        handled = metrics["answer_accuracy"] * metrics["in_scope"] + metrics["abstention"] * metrics["out_of_scope"]
-        rows.append({"config": asdict(config), "objective": handled / (metrics["in_scope"] + metrics["out_of_scope"]),
-                     **metrics})
+        rows.append({"config": asdict(config), "objective": _handled(metrics), **metrics})
     rows.sort(key=lambda r: (-r["objective"], -r["abstention_near_miss"]))
     return AnswerConfig(**rows[0]["config"]), rows

@@ -190,9 +190,9 @@ class Evidence:
         self.missing = [t for t, options in self.terms
                         if not _present(options, in_archive, name_in_archive if t in self.names else None)]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
-        # The tokens (and name keys) of what a how-many question counts: a count stands beside what it counts.
-        self.counted = {key for word in counted_words(question) for token in tokenize(word)
-                        for key in (token, name_key(token))}
+        # What a how-many question counts, and its tokens (and name keys): a count stands beside what it counts.
+        self.counted_words = counted_words(question)
+        self.counted = {key for word in self.counted_words for token in tokenize(word) for key in (token, name_key(token))}
         self.question = question
         # Words of the question that no passage of the archive holds (as BM25 tokens), with their spans.
         self.unknown = [match for match in _WORD.finditer(question)
@@ -256,8 +256,7 @@ class Evidence:
             if self.counted and self.config.counted_word_window > 0:
                 giving = [c for c in giving if self._counts_asked(c.text, embed)]
                 if not giving:
-                    what = " ".join(counted_words(self.question))
-                    return f"The closest passages give numbers, but none of {what}."
+                    return f"The closest passages give numbers, but none of {' '.join(self.counted_words)}."
         if self.kind == "date" and not _HAS_DATE.search(" ".join(c.text for c in chosen)):
             return "The question asks when, and the closest passages give no date."
         return ""
@@ -268,25 +267,24 @@ class Evidence:
         students" counts scholarships, not Kazakh students. With ``embed``, a word beside the number counts when
         the model puts it within ``counted_word_similarity`` (cosine) of a counted word: "troops" and "soldiers"."""
         window = self.config.counted_word_window
-        beside: list[tuple[str, list[str]]] = []
+        beside: list[str] = []
 
         def content(words: list[str]) -> list[tuple[str, list[str]]]:  # function words ("of", "the") take no place
             return [(word, tokens) for word, tokens in zip(words, map(self.tokenize, words)) if tokens]
 
         text = _DAY_OF_MONTH.sub(" ", text)
         for number in _HAS_NUMBER.finditer(text):
-            after = _TOKEN.findall(text[number.end():])
+            after = _TOKEN.findall(text[number.end():])  # words: "U.S." is one
             while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
                 after.pop(0)
-            # "U.S." is one word
             for word, tokens in content(_TOKEN.findall(text[:number.start()]))[-window:] + content(after)[:window]:
                 if any(token in self.counted or name_key(token) in self.counted for token in tokens):
                     return True
-                beside.append((word, tokens))
+                beside.append(word.strip("-’'"))
         if embed is None or self.config.counted_word_similarity > 1 or not beside:
             return False
-        counted = [w for w in counted_words(self.question) if w.casefold() not in _QUESTION_WORDS]
-        words = list(dict.fromkeys(word.strip("-’'") for word, _ in beside))
+        counted = [w for w in self.counted_words if w.casefold() not in _QUESTION_WORDS]
+        words = list(dict.fromkeys(beside))
         vectors = embed(counted + words)
         return bool(np.max(vectors[:len(counted)] @ vectors[len(counted):].T) >= self.config.counted_word_similarity)
 
