@@ -86,6 +86,8 @@ def test_decide_reasons():
             def tokenizer(text):
                 return [w.lower() for w in text.replace("?", "").split() if w.lower() not in {"what", "did", "say", "about"}]
 
+        cached_tokenizer = bm25.tokenizer
+
         @staticmethod
         def document_tokens(doc_id):
             return {"wheat"}

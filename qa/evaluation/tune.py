@@ -167,14 +167,16 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
     """
     candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
     rows = []
-    for scope, coverage, kind, window, similarity, question_coverage, margin in itertools.product(
+    for scope, coverage, kind, window, similarity, question_coverage, margin, countries in itertools.product(
             ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True),
-            (0, 2, 3, 5), (0.7, 0.6, 0.5, 1.01), (0.0, 0.2, 0.3), (0.0, 0.01, 0.02, 0.03, 0.04, 0.05)):
+            (0, 2, 3, 5), (0.7, 0.6, 0.5, 1.01), (0.0, 0.2, 0.3), (0.0, 0.01, 0.02, 0.03, 0.04, 0.05), (True, False)):
         if (scope == "off" and coverage != 1.0) or (not kind and window) or (not window and similarity < 1):
             continue  # what a count counts only matters with the answer-kind check on
+        if countries is False and scope == "off" and not window:
+            continue  # country forms only act through the term and count checks
         config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
                          counted_word_window=window, counted_word_similarity=similarity,
-                         min_question_coverage=question_coverage, unknown_word_margin=margin)
+                         min_question_coverage=question_coverage, unknown_word_margin=margin, country_forms=countries)
         metrics = answer_metrics(engine, questions, config, candidates)
         rows.append({"config": asdict(config), "objective": _handled(metrics), **metrics})
     rows.sort(key=lambda r: (-r["objective"], -r["abstention_near_miss"]))

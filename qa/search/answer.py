@@ -55,6 +55,9 @@ class AnswerConfig:
     counted_word_window: int = 2
     # ... or a word there must be this close (cosine) to a counted word: "soldiers" counts troops (above 1: off).
     counted_word_similarity: float = 0.6
+    # A country is present in any of its forms ("the U.S." for "American"), and a count beside another country's
+    # name counts something else ("U.S. firms" for "Chinese firms"). Forms from the countryinfo package.
+    country_forms: bool = True
     # Share of the question's words (IDF-weighted) that the chosen sentences must contain between them.
     min_question_coverage: float = 0.0
     # A question word no passage of the archive holds fails the answer when leaving it out of the question
@@ -184,7 +187,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     """
     if not candidates:
         return False, [], "No passage matches the question."
-    evidence = Evidence(question, config, engine.bm25.tokenizer, engine.in_archive,
+    evidence = Evidence(question, config, engine.cached_tokenizer, engine.in_archive,
                         engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text,
                         engine.name_in_archive, engine.source_tokens)
     if reason := evidence.archive_reason():

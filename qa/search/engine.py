@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Literal, Mapping, Sequence
 
 import numpy as np
 
@@ -275,6 +275,17 @@ class Engine:
         if allowed is not None and not len(allowed):
             return []
         return self.dense.search(self.query_vector(query), depth, allowed=allowed)
+
+    @property
+    def cached_tokenizer(self) -> "Callable[[str], tuple[str, ...]]":
+        """BM25's tokenizer, remembering the last 65,536 texts: the evidence checks tokenize the same sentences
+        under every setting that tuning tries."""
+        tokenizer = self.bm25.tokenizer
+        cached = self.__dict__.get("_cached_tokenizer")
+        if cached is None or cached[0] is not tokenizer:  # a rebuilt BM25 index brings its own tokenizer
+            memo = functools.lru_cache(maxsize=1 << 16)(lambda text: tuple(tokenizer(text)))
+            cached = self.__dict__["_cached_tokenizer"] = (tokenizer, memo)
+        return cached[1]
 
     def sentence_vectors(self, texts: Sequence[str]) -> np.ndarray:
         """Short texts at question time (answer sentences, a question and its variants) through the exact

@@ -13,12 +13,14 @@ on the eval set's train split (README, "Answers").
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
 from qa.ingest.lexicon import known_words
+from qa.search.countries import countries_in, countries_named
 
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
@@ -57,6 +59,11 @@ _HAS_DATE = re.compile(rf"\b(?:1\d\d\d|20\d\d|\d{{1,4}}\s*(?:BCE?|AD|CE)|\d{{1,2
 def specific_terms(question: str) -> list[str]:
     """The words of a question that name something specific: numbers and years, names (capitalised
     words past the first), and rare words (not among ~20k common English words)."""
+    return list(_specific_terms(question))
+
+
+@functools.lru_cache(maxsize=4096)  # asked of the same question under every setting tuning tries
+def _specific_terms(question: str) -> tuple[str, ...]:
     tokens = _TOKEN.findall(question)
     known = known_words()
     terms: list[str] = []
@@ -78,7 +85,7 @@ def specific_terms(question: str) -> list[str]:
             previous_name = -2 if len(word) < len(token.strip("’'-")) else position
         elif word.isalpha() and word.islower() and len(word) > 3 and word not in known:
             terms.append(word)
-    return list(dict.fromkeys(terms))
+    return tuple(dict.fromkeys(terms))
 
 
 # Endings that turn a place into its people or adjective, as BM25's Snowball stems spell them
@@ -88,6 +95,7 @@ _NAME_ENDING = re.compile(r"(?:ians|ian|ans|ese|an|es|is|i|s|a|e|n)$")
 _LAND_ENDING = re.compile(r"i?stan(?:i|is)?$")
 
 
+@functools.lru_cache(maxsize=1 << 16)  # pure, and asked of the same tokens under every setting tuning tries
 def name_key(token: str) -> str:
     """A name's stemmed token without the ending that makes a demonym, so that "America" and "American",
     "China" and "Chinese", "Kazakhstan" and "Kazakh" meet; a token that would shrink below four letters stays
@@ -111,6 +119,11 @@ _SPELLINGS = [("ise", "ize"), ("isa", "iza"), ("yse", "yze"), ("our", "or"), ("e
 
 def spelling_variants(word: str) -> list[str]:
     """The word, and the word with one British spelling pattern turned American or back."""
+    return list(_spelling_variants(word))
+
+
+@functools.lru_cache(maxsize=1 << 14)
+def _spelling_variants(word: str) -> tuple[str, ...]:
     lower = word.casefold()
     variants = [word]
     for british, american in _SPELLINGS:
@@ -118,7 +131,7 @@ def spelling_variants(word: str) -> list[str]:
             at = lower.rfind(old)
             if at > 1:  # inside the word, never its first letters
                 variants.append(lower[:at] + new + lower[at + len(old):])
-    return list(dict.fromkeys(variants))
+    return tuple(dict.fromkeys(variants))
 
 
 def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[str]]:
@@ -187,12 +200,19 @@ class Evidence:
                       if (options := _alternatives(t, tokenize))]
         # A name counts as present in another form of itself (America for American, China for Chinese).
         self.names = {t for t, _ in self.terms if t[:1].isupper()}
+        # A name that is a country ("America", "Russian", "Moscow") counts as present in any of its forms ("the
+        # U.S."); and only in those: it is never excused as "said another way", for another country is another one.
+        self.countries = ({t: codes for t in self.names if (codes := countries_named(t, tokenize))}
+                          if config.country_forms else {})
         self.missing = [t for t, options in self.terms
                         if not _present(options, in_archive, name_in_archive if t in self.names else None)]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
         # What a how-many question counts, and its tokens (and name keys): a count stands beside what it counts.
         self.counted_words = counted_words(question)
         self.counted = {key for word in self.counted_words for token in tokenize(word) for key in (token, name_key(token))}
+        # The country of what is counted ("Chinese firms"): a count beside another country's ("U.S. firms") is not it.
+        self.counted_countries = (frozenset().union(*(countries_named(w, tokenize) for w in self.counted_words
+                                                      if w[:1].isupper())) if config.country_forms else frozenset())
         self.question = question
         # Words of the question that no passage of the archive holds (as BM25 tokens), with their spans.
         self.unknown = [match for match in _WORD.finditer(question)
@@ -225,9 +245,10 @@ class Evidence:
         seen = set(self.tokenize(text)) if text else set().union(*(self.document_tokens(c.hit.doc_id) for c in chosen))
         seen |= set().union(*(self.source_tokens(c.hit.doc_id) for c in chosen))  # "according to Snopes"
         keys = {name_key(token) for token in seen}
+        named = countries_in(text, self.tokenize) if text and self.countries else frozenset()
         return [t for t, options in self.terms
                 if not _present(options, seen.__contains__, keys.__contains__ if t in self.names else None)
-                and not (text and _abbreviates(t, text))]
+                and not (text and _abbreviates(t, text)) and not (self.countries.get(t, frozenset()) & named)]
 
     def reason(self, chosen: Sequence["Candidate"],
                embed: Callable[[Sequence[str]], "np.ndarray"] | None = None) -> str:
@@ -277,7 +298,12 @@ class Evidence:
             after = _TOKEN.findall(text[number.end():])  # words: "U.S." is one
             while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
                 after.pop(0)
-            for word, tokens in content(_TOKEN.findall(text[:number.start()]))[-window:] + content(after)[:window]:
+            around = content(_TOKEN.findall(text[:number.start()]))[-window:] + content(after)[:window]
+            if self.counted_countries:
+                elsewhere = countries_in(" ".join(word for word, _ in around), self.tokenize)
+                if elsewhere and not elsewhere & self.counted_countries:
+                    continue  # "Hundreds of U.S. firms" counts no Chinese firms
+            for word, tokens in around:
                 if any(token in self.counted or name_key(token) in self.counted for token in tokens):
                     return True
                 beside.append(word.strip("-’'"))
@@ -292,6 +318,13 @@ class Evidence:
         at = self.question.find(term)
         if self.config.unknown_word_margin <= 0 or term not in self.names or at < 0 or not chosen:
             return False  # numbers are never "said another way": another year is another event
+        if term in self.countries:
+            # A country left unsaid in the sentences must be the one their paragraphs speak of: "a 225 year history
+            # of democratic self-government" in a speech on the U.S. is America's; "Kazakhstan's role" is not
+            # Turkmenistan's.
+            around = " ".join(_paragraph(self.document_text(c.hit.doc_id), c.char_start) or c.hit.text for c in chosen)
+            if not self.countries[term] & countries_in(around, self.tokenize):
+                return False
         return self._fit_gains([(at, at + len(term))], chosen, embed)[0] <= self.config.unknown_word_margin
 
     def _fit_gains(self, spans: Sequence[tuple[int, int]], chosen: Sequence["Candidate"],
