@@ -250,6 +250,29 @@ def test_a_measure_named_in_the_question_asks_for_a_quantity():
     assert answer_kind("What was the outcome of the vote?") == ""
 
 
+def test_a_share_asked_for_needs_a_share_not_any_number(engine):
+    from qa.search.answer import Candidate
+
+    assert answer_kind("What share of its exports goes to China?") == "proportion"
+    assert answer_kind("What percentage of voters backed him?") == "proportion"
+    assert answer_kind("What body manages the government's shares?") == ""  # shares held, not a part of a whole
+    hit = engine.search("horse breeders", k=1)[0]
+    evidence = _evidence("What share of its exports goes to China?", {"share", "exports", "china"},
+                         AnswerConfig(specific_terms="off"))
+
+    def reason(text: str) -> str:
+        return evidence.reason([Candidate(hit, 0, len(text), text, 1.0, 1.0)])
+
+    assert reason("Exports to China reached US$ 20 billion.") == \
+        "The question asks for a share, and the closest passages give none."
+    for share in ("Some 12% of exports go to China.", "China takes less than three percent of exports.",
+                  "China takes two-thirds of exports.", "Half of its exports go to China."):
+        assert reason(share) == "", share
+    assert _evidence("What share of its exports goes to China?", {"china"}, AnswerConfig(
+        specific_terms="off", check_answer_kind=False)).reason(
+        [Candidate(hit, 0, 10, "Exports reached US$ 20 billion.", 1.0, 1.0)]) == ""  # off
+
+
 def _bag_of_words(synonyms: dict[str, str]):
     """A fake sentence encoder: normalised word counts, with each synonym counted as its one meaning."""
     def words(text):

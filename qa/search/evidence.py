@@ -148,9 +148,21 @@ def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[
 _MEASURES = r"(?:number|amount|size|capacity|price|cost|value|population|rate|total|volume|length|budget|percentage|share)"
 
 
+# Nouns that ask for a part of a whole: a percentage or a fraction answers them, a sum of money does not.
+_PROPORTIONS = r"(?:percentage|percent|share|proportion|fraction)"
+# A part of a whole: "3 percent", "12%", "a third of", "two-thirds", "half of", "one in five", "the majority of".
+_HAS_PROPORTION = re.compile(rf"\d\s*(?:%|percent\b|per cent\b|pct\b)|\b(?:{_NUMBER_WORDS})[\s-]+(?:percent|per cent)\b|"
+                             r"\b(?:a|one|two|three|four)[\s-]+(?:half|halves|thirds?|quarters?|fifths?|tenths?)\b|"
+                             r"\bhalf (?:of|the)\b|\b(?:majority|minority) of\b|\bone (?:in|out of) (?:every )?\w+|"
+                             r"\b\d+ out of \d+|\bpercentage\b", re.I)
+
+
 def answer_kind(question: str) -> str:
-    """"quantity" for how many/how much, "date" for when/what year; "" for anything else."""
+    """"quantity" for how many/how much, "proportion" for what share or percentage, "date" for when/what year;
+    "" for anything else."""
     q = question.casefold()
+    if re.search(rf"\bwhat (?:is |was |are |were )?(?:the |its |their )?(?:\w+ )?{_PROPORTIONS}\b", q):
+        return "proportion"
     if re.search(r"\bhow (?:many|much|large|big|long|far|old)\b|\bwhat (?:percentage|share|number|amount)\b", q):
         return "quantity"
     # "What is the capacity of …", "… in barrels per day": a measure asked for by its name or its unit.
@@ -278,6 +290,8 @@ class Evidence:
                 giving = [c for c in giving if self._counts_asked(c.text, embed)]
                 if not giving:
                     return f"The closest passages give numbers, but none of {' '.join(self.counted_words)}."
+        if self.kind == "proportion" and not any(_HAS_PROPORTION.search(c.text) for c in chosen):
+            return "The question asks for a share, and the closest passages give none."
         if self.kind == "date" and not _HAS_DATE.search(" ".join(c.text for c in chosen)):
             return "The question asks when, and the closest passages give no date."
         return ""
