@@ -72,6 +72,16 @@ def test_a_short_sentence_brings_the_one_before_it():
     assert found and chosen == [before, short]
 
 
+def test_a_table_row_or_heading_stands_alone():
+    hit = _hit()
+    before = Candidate(hit, 0, 30, "PRODUCT SERVICE CODE | R799", dense=0.3, lexical=0.1)
+    config = AnswerConfig(max_sentences=2, relative_cutoff=0.99)
+    for text in ("NAICS CODE | 611430", "Management Developmental Coaching"):
+        alone = Candidate(hit, 31, 31 + len(text), text, dense=0.9, lexical=0.5, previous=before)
+        found, chosen = select_sentences([before, alone], config)
+        assert found and chosen == [alone], text
+
+
 @pytest.mark.slow
 def test_example_question_answers_with_weitz_on_compensation(real_engine):
     answer = real_engine.ask("what did Kazakhstan want from the US?")

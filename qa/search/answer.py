@@ -151,6 +151,12 @@ def candidate_sentences(engine: "Engine", question: str, hits: Sequence[Hit]) ->
     return candidates
 
 
+def _continues(text: str) -> bool:
+    """Whether a short sentence is prose that leans on the one before it ("Fundamentally, it feels taken for
+    granted."), rather than a heading or a table row ("NAICS CODE | 611430"), which stands alone."""
+    return "|" not in text and text.rstrip(" ”’\"')").endswith((".", "!", "?"))
+
+
 def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> tuple[bool, list[Candidate]]:
     """Whether the evidence suffices, and the chosen sentences in reading order of their score."""
     if not candidates:
@@ -171,7 +177,8 @@ def select_sentences(candidates: Sequence[Candidate], config: AnswerConfig) -> t
         if quoted(cand):
             continue
         unit = [cand]
-        if len(cand.text.split()) < config.short_sentence_words and cand.previous is not None and not quoted(cand.previous):
+        if (len(cand.text.split()) < config.short_sentence_words and _continues(cand.text) and cand.previous is not None
+                and not quoted(cand.previous)):
             unit.insert(0, cand.previous)
         if len(chosen) + len(unit) > config.max_sentences:
             unit = unit[-1:]
