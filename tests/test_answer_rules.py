@@ -109,6 +109,10 @@ def test_decide_reasons():
             return set()
 
         @staticmethod
+        def abbreviated_in_archive(abbreviation):
+            return False
+
+        @staticmethod
         def sentence_vectors(texts):
             import numpy as np
 

@@ -349,6 +349,14 @@ def test_an_abbreviation_in_the_question_meets_the_name_spelled_out(engine):
     assert absent("Very few asked.") == ["VA"]  # one capitalised word is no abbreviation
 
 
+def test_an_abbreviation_the_archive_spells_out_counts_as_in_the_archive(engine):
+    assert engine.abbreviated_in_archive("GR")  # the title "Grain Report"
+    assert not engine.abbreviated_in_archive("WTO")
+    assert engine.ask("What did the WTO say about the wheat harvest?").reason == "The articles never mention WTO."
+    # In the archive, spelled out: whether the closest passages speak of it is the next check's to say.
+    assert "never" not in engine.ask("What did the GR say about the wheat harvest?").reason
+
+
 def test_a_name_of_several_unknown_words_is_left_out_whole(engine):
     from qa.search.answer import Candidate
 

@@ -198,7 +198,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
         return False, [], "No passage matches the question."
     evidence = Evidence(question, config, engine.cached_tokenizer, engine.in_archive,
                         engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text,
-                        engine.name_in_archive, engine.source_tokens)
+                        engine.name_in_archive, engine.source_tokens, engine.abbreviated_in_archive)
     if reason := evidence.archive_reason():
         return False, [], reason
     found, chosen = select_sentences(candidates, config)

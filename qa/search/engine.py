@@ -226,6 +226,17 @@ class Engine:
                 *(self.source_tokens(doc_id) for doc_id in self._documents))
         return vocabulary
 
+    def abbreviated_in_archive(self, abbreviation: str) -> bool:
+        """Whether some document spells out the abbreviation: "AGM" is the initials of "Annual General Meeting"
+        in a notice that never writes "AGM" (``evidence.capitalised_initials``)."""
+        initials = self.__dict__.get("_archive_initials")
+        if initials is None:
+            from qa.search.evidence import capitalised_initials
+
+            initials = self.__dict__["_archive_initials"] = frozenset().union(
+                *(capitalised_initials(f"{doc.title}\n{doc.text}") for doc in self._documents.values()))
+        return any(abbreviation in run for run in initials)
+
     def document_tokens(self, doc_id: str) -> set[str]:
         """The BM25 tokens of a document, title included (for the answer's evidence checks)."""
         cache = self.__dict__.setdefault("_document_tokens", {})

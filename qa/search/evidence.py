@@ -197,7 +197,8 @@ class Evidence:
                  idf: Callable[[str], float] = lambda token: 1.0,
                  document_text: Callable[[str], str] = lambda doc_id: "",
                  name_in_archive: Callable[[str], bool] = lambda key: False,
-                 source_tokens: Callable[[str], set[str]] = lambda doc_id: set()):
+                 source_tokens: Callable[[str], set[str]] = lambda doc_id: set(),
+                 abbreviated_in_archive: Callable[[str], bool] = lambda abbreviation: False):
         self.config = config
         self.document_text = document_text
         self.source_tokens = source_tokens
@@ -217,7 +218,8 @@ class Evidence:
         self.countries = ({t: codes for t in self.names if (codes := countries_named(t, tokenize))}
                           if config.country_forms else {})
         self.missing = [t for t, options in self.terms
-                        if not _present(options, in_archive, name_in_archive if t in self.names else None)]
+                        if not _present(options, in_archive, name_in_archive if t in self.names else None)
+                        and not (is_abbreviation(t) and abbreviated_in_archive(t))]
         self.kind = answer_kind(question) if config.check_answer_kind else ""
         # What a how-many question counts, and its tokens (and name keys): a count stands beside what it counts.
         self.counted_words = counted_words(question)
@@ -388,17 +390,21 @@ class Evidence:
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'\-]*(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][\w’'\-]*)*")
 
 
+def capitalised_initials(text: str) -> set[str]:
+    """The initials of each run of capitalised words in the text ("DVA" for "Department of Veterans Affairs")."""
+    runs = ("".join(word[0] for word in run.group().split() if word[0].isupper()) for run in _CAPITALISED_RUN.finditer(text))
+    return {initials for initials in runs if len(initials) >= 2}
+
+
+def is_abbreviation(term: str) -> bool:
+    return term.isalpha() and term.isupper() and 2 <= len(term) <= 6
+
+
 def _abbreviates(term: str, text: str) -> bool:
     """Whether an abbreviation of the question ("VA", "NDN") stands for a name the text spells out ("the
     Department of Veterans Affairs", "Northern Distribution Network"): it is the initials of consecutive
     capitalised words there."""
-    if not (term.isalpha() and term.isupper() and 2 <= len(term) <= 6):
-        return False
-    for run in _CAPITALISED_RUN.finditer(text):
-        initials = "".join(word[0] for word in run.group().split() if word[0].isupper())
-        if len(initials) >= len(term) and term in initials:
-            return True
-    return False
+    return is_abbreviation(term) and any(term in initials for initials in capitalised_initials(text))
 
 
 def _paragraph(text: str, offset: int) -> str:
