@@ -118,6 +118,9 @@ def test_specific_terms_and_answer_kinds():
     assert specific_terms("What does Kazakhstan's National Fund hold?") == ["Kazakhstan", "National Fund"]
     assert specific_terms("Which case was argued on January 13, 2009?") == ["January", "2009"]
     assert specific_terms("What happened on 3 May 2010?") == ["May", "2010"]
+    # A name goes on through a capitalised question word, not through a short function word.
+    assert specific_terms("What SUV did Ford show at the Detroit Auto Show?") == ["SUV", "Ford", "Detroit Auto Show"]
+    assert specific_terms("What did Kazakhstan In 2010 do?") == ["Kazakhstan", "2010"]
     assert answer_kind("How many troops are there?") == "quantity"
     assert answer_kind("When did it open?") == "date"
     assert answer_kind("Why did it open?") == ""

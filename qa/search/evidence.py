@@ -70,7 +70,9 @@ def _specific_terms(question: str) -> tuple[str, ...]:
     previous_name = -2
     for position, token in enumerate(tokens):
         word = token.strip("’'-").removesuffix("’s").removesuffix("'s")
-        if not word or word.casefold() in _QUESTION_WORDS:
+        # A name goes on through a capitalised question word ("Detroit Auto Show"), but not through "In" or "The".
+        continues_name = previous_name == position - 1 and word[:1].isupper() and len(word) > 3
+        if not word or (word.casefold() in _QUESTION_WORDS and not continues_name):
             continue
         if any(ch.isdigit() for ch in word):
             if not (word.isdigit() and len(word) <= 2
