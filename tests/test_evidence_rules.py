@@ -93,6 +93,8 @@ def test_where_specific_terms_must_occur():
 
 def test_a_name_meets_its_initials_only_when_it_has_several_words():
     assert evidence("What did the United States give?").absent_terms(sentences("The US gave aid.")) == []
+    assert evidence("What did the Northern Distribution Network carry?").absent_terms(
+        sentences("The NDN carried fuel.")) == []
     assert evidence("What did the Mars rover find?").absent_terms(sentences("The M rover found ice.")) == ["Mars"]
 
 
@@ -134,3 +136,13 @@ def test_a_counted_word_said_another_way_at_the_strictest_setting():
 def test_no_sentences_no_unknown_word_reason():
     check = evidence("What is the population of Astana?", {"astana", "what", "is", "the", "of"})
     assert check.unknown and check.unknown_word_reason([], lambda texts: np.eye(len(texts))) == ""
+
+
+def test_a_name_meets_its_people_in_the_sentences_and_only_a_name_does():
+    config = AnswerConfig(country_forms=False)  # the demonym rule alone, not the country forms
+    assert evidence("What did the Americans build?", config=config).absent_terms(
+        sentences("American engineers built it.")) == []
+    assert evidence("What did the Americans build?", config=config).absent_terms(sentences("They built it.")) == \
+        ["Americans"]
+    # A rare word is not a name: "oblasts" does not meet "oblast" by the name rule.
+    assert evidence("Which oblasts voted?", config=config).absent_terms(sentences("One oblast voted.")) == ["oblasts"]
