@@ -5,7 +5,10 @@ to "Nazarbayev" and "say". The checks here ask what a careful reader asks:
 
 - the question's specific terms (names, numbers and years, rare words) must occur in the archive at
   all, and in the evidence chosen for the answer;
-- a question asking how many or how much needs a number in the answer, and one asking when needs a date.
+- a question asking how many or how much needs a number in the answer (beside what it counts), one asking
+  what share needs a share, and one asking when needs a date;
+- a country counts in any of its forms ("the U.S." for "American"; ``qa/search/countries.py``), and never as
+  another country.
 
 Which checks run, and where the specific terms must occur, are settings in ``AnswerConfig``, chosen
 on the eval set's train split (README, "Answers").
