@@ -119,6 +119,17 @@ def test_a_count_beside_what_is_counted():
     assert check.reason(sentences("Some 300 Kazakhstani soldiers served.")) == ""  # "Kazakhstani" is "Kazakh"
     china = evidence("How many Chinese firms operate here?", config=replace(config, counted_word_window=3))
     assert china.reason(sentences("Hundreds of U.S. firms and 40 Chinese firms operate here.")) == ""
+    # What is counted has a country: the count must name it, not merely stand beside a word like it.
+    def embed(texts):  # "military" means "soldiers"
+        rows = np.array([[1.0, 0.0] if t.casefold() in ("military", "soldiers") else [0.0, 1.0] for t in texts])
+        return rows
+
+    russian = evidence("How many Russian soldiers are based here?",
+                       config=replace(config, counted_word_window=2, counted_word_similarity=0.6))
+    assert russian.reason(sentences("Three joint military exercises were held, and 15,000 Kazakh soldiers trained."),
+                          embed) == "The closest passages give numbers, but none of Russian soldiers."
+    assert russian.reason(sentences("Some 2,000 Russian soldiers are based here."), embed) == ""
+    assert russian.reason(sentences("Of Russian soldiers abroad, 2,000 are based here."), embed) == ""
 
 
 def test_a_counted_word_said_another_way_at_the_strictest_setting():

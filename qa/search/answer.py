@@ -54,9 +54,7 @@ class AnswerConfig:
     # A how-many question's count must stand within this many words of what it counts (0: off).
     counted_word_window: int = 2
     # ... or a word there must be this close (cosine) to a counted word: "soldiers" counts troops (above 1: off).
-    # Off since country forms came in: on train it answers one more question and one more near-miss, a tie
-    # that goes to abstention.
-    counted_word_similarity: float = 1.01
+    counted_word_similarity: float = 0.6
     # A country is present in any of its forms ("the U.S." for "American"), and a count beside another country's
     # name counts something else ("U.S. firms" for "Chinese firms"). Forms from the countryinfo package.
     country_forms: bool = True

@@ -319,11 +319,16 @@ class Evidence:
             after = _TOKEN.findall(text[number.end():])  # words: "U.S." is one
             while after and _NUMBER_WORD.match(after[0]):  # "1.2 billion", "15 thousand": the count goes on
                 after.pop(0)
-            around = content(_TOKEN.findall(text[:number.start()]))[-window:] + content(after)[:window]
+            before, following = content(_TOKEN.findall(text[:number.start()])), content(after)
+            around = before[-window:] + following[:window]
             if self.counted_countries:
-                elsewhere = countries_in(" ".join(word for word, _ in around), self.tokenize)
-                if elsewhere and not elsewhere & self.counted_countries:
-                    continue  # "Hundreds of U.S. firms" counts no Chinese firms
+                # The country is part of what is counted, so it may stand as far off as the counted phrase is long:
+                # "Of Kazakh students abroad, 3,000 …". Another country there, or none, counts something else:
+                # "Hundreds of U.S. firms" counts no Chinese firms, "three joint exercises" no Russian soldiers.
+                reach = window + len(self.counted_words) - 1
+                phrase = " ".join(word for word, _ in before[-reach:] + following[:reach])
+                if not countries_in(phrase, self.tokenize) & self.counted_countries:
+                    continue
             for word, tokens in around:
                 if any(token in self.counted or name_key(token) in self.counted for token in tokens):
                     return True
