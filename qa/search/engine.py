@@ -201,11 +201,11 @@ class Engine:
         return token in self.bm25.vocabulary or token in self._source_vocabulary()
 
     def name_in_archive(self, key: str) -> bool:
-        """Whether some token of the archive (``in_archive``) has this name key (``evidence.name_key``):
+        """Whether some token of the archive (``in_archive``) has this name key (``countries.name_key``):
         "american" answers for "America"."""
         keys = self.__dict__.get("_name_keys")
         if keys is None:
-            from qa.search.evidence import name_key
+            from qa.search.countries import name_key
 
             keys = self.__dict__["_name_keys"] = frozenset(
                 name_key(token) for token in (*self.bm25.vocabulary, *self._source_vocabulary()))
@@ -229,13 +229,16 @@ class Engine:
     def abbreviated_in_archive(self, abbreviation: str) -> bool:
         """Whether some document spells out the abbreviation: "AGM" is the initials of "Annual General Meeting"
         in a notice that never writes "AGM" (``evidence.capitalised_initials``)."""
-        initials = self.__dict__.get("_archive_initials")
-        if initials is None:
+        spelled_out = self.__dict__.get("_archive_abbreviations")
+        if spelled_out is None:
             from qa.search.evidence import capitalised_initials
 
-            initials = self.__dict__["_archive_initials"] = frozenset().union(
-                *(capitalised_initials(f"{doc.title}\n{doc.text}") for doc in self._documents.values()))
-        return any(abbreviation in run for run in initials)
+            # Every run of consecutive initials an abbreviation could be (2 to 6 letters), gathered once, so that
+            # each question looks one up instead of scanning every run of the archive.
+            runs = set().union(*(capitalised_initials(f"{doc.title}\n{doc.text}") for doc in self._documents.values()))
+            spelled_out = self.__dict__["_archive_abbreviations"] = frozenset(
+                run[i:j] for run in runs for i in range(len(run)) for j in range(i + 2, min(len(run), i + 6) + 1))
+        return abbreviation in spelled_out
 
     def document_tokens(self, doc_id: str) -> set[str]:
         """The BM25 tokens of a document, title included (for the answer's evidence checks)."""

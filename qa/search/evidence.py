@@ -23,14 +23,13 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import numpy as np
 
 from qa.ingest.lexicon import known_words
-from qa.search.countries import countries_in, countries_named
+from qa.search.countries import TOKEN as _TOKEN, countries_in, countries_named, name_key
 
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
 __all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "Evidence"]
 
-_TOKEN = re.compile(r"(?:[A-Za-z]\.){2,}|[\w’'\-]+")
 _WORD = re.compile(r"[\w’'\-]+")
 # Words that open or shape a question; capitalised only because they start it.
 _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how", "which", "is", "are", "was", "were",
@@ -93,29 +92,6 @@ def _specific_terms(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(terms))
 
 
-# Endings that turn a place into its people or adjective, as BM25's Snowball stems spell them
-# ("america"/"american", "china"/"chines", "japan"/"japanes", "iraq"/"iraqi"), longest first.
-_NAME_ENDING = re.compile(r"(?:ians|ian|ans|ese|an|es|is|i|s|a|e|n)$")
-# "-stan" names a people's land ("kazakhstan", "kazakhstani" and "kazakh"; "uzbekistan" and "uzbek").
-_LAND_ENDING = re.compile(r"i?stan(?:i|is)?$")
-
-
-@functools.lru_cache(maxsize=1 << 16)  # pure, and asked of the same tokens under every setting tuning tries
-def name_key(token: str) -> str:
-    """A name's stemmed token without the ending that makes a demonym, so that "America" and "American",
-    "China" and "Chinese", "Kazakhstan" and "Kazakh" meet; a token that would shrink below four letters stays
-    whole ("japan", "pakistan")."""
-    if not token.isalpha():
-        return token
-    land = _LAND_ENDING.sub("", token)
-    if land != token:
-        if len(land) < 4:  # "pakistan"/"pakistani": "pak" is too short to stand for the land
-            return re.sub(r"stan(?:i|is)$", "stan", token)
-        token = land  # and on to the people's ending: "afghan" from "afghanistan" meets "afghans"
-    stem = _NAME_ENDING.sub("", token)
-    return stem if len(stem) >= 4 else token
-
-
 # British and American spellings of one word ("defence"/"defense", "criticise"/"criticize"): an archive
 # written in one spelling does use the word a question asks in the other.
 _SPELLINGS = [("ise", "ize"), ("isa", "iza"), ("yse", "yze"), ("our", "or"), ("ence", "ense"), ("tre", "ter"),
@@ -150,7 +126,7 @@ def _alternatives(term: str, tokenize: Callable[[str], list[str]]) -> list[list[
 
 
 # Nouns that name a measure: what a question asks for when it asks for "the capacity" or "the price" of something.
-_MEASURES = r"(?:number|amount|size|capacity|price|cost|value|population|rate|total|volume|length|budget|percentage|share)"
+_MEASURES = r"(?:number|amount|size|capacity|price|cost|value|population|rate|total|volume|length|budget)"
 
 
 # Nouns that ask for a part of a whole: a percentage or a fraction answers them, a sum of money does not.
@@ -168,7 +144,7 @@ def answer_kind(question: str) -> str:
     q = question.casefold()
     if re.search(rf"\bwhat (?:is |was |are |were )?(?:the |its |their )?(?:\w+ )?{_PROPORTIONS}\b", q):
         return "proportion"
-    if re.search(r"\bhow (?:many|much|large|big|long|far|old)\b|\bwhat (?:percentage|share|number|amount)\b", q):
+    if re.search(r"\bhow (?:many|much|large|big|long|far|old)\b|\bwhat (?:number|amount)\b", q):
         return "quantity"
     # "What is the capacity of …", "… in barrels per day": a measure asked for by its name or its unit.
     if re.search(rf"\bwhat (?:is|was|are|were) (?:the |its |their )?(?:\w+ )?{_MEASURES}\b|\bper (?:day|week|month|year|"
