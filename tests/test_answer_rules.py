@@ -113,6 +113,10 @@ def test_decide_reasons():
             return False
 
         @staticmethod
+        def casing_in(doc_ids):
+            return {"wheat": "wheat"}
+
+        @staticmethod
         def sentence_vectors(texts):
             import numpy as np
 
@@ -269,3 +273,27 @@ def test_tied_sentence_scoring_goes_to_the_best_over_all_training_questions():
     assert choose_answer_config(rows) == wide[1]
     # When the narrow setting handles more of all training questions, it wins the tie.
     assert choose_answer_config(rows, overall=lambda c: 1.0 if c.dense_weight == 0.8 else 0.5) == narrow[0]
+
+
+@pytest.mark.parametrize("sentence, leans", [
+    ("Fundamentally, it feels taken for granted.", True),
+    ("Was it?", True),
+    ("What a day!", True),
+    ("It was, he said, “taken for granted.”", True),  # the stop stands inside the closing quote
+    ("NAICS CODE | 611430.", False),  # a table row stands alone, full stop or not
+    ("Commitment Management Developmental Coaching", False),  # a heading: no stop
+    ("SOLICITATION NUMBER* | 36C26123Q1035", False),
+])
+def test_a_short_sentence_leans_on_the_one_before_only_when_it_is_prose(sentence, leans):
+    from qa.search.answer import _continues
+
+    assert _continues(sentence) is leans
+
+
+def test_names_typed_in_lower_case_are_checked_as_names(fake_engine):
+    """A question typed in lower case is refused for the same reason as the same question typed properly: the
+    countries are found as countries, though the small archive starts its sentences with them."""
+    typed = fake_engine.ask("How much grain does Kazakhstan sell to Canada?")
+    lower = fake_engine.ask("how much grain does kazakhstan sell to canada?")
+    assert not typed.found and typed.reason == "The articles mention Kazakhstan but never Canada."
+    assert not lower.found and lower.reason == typed.reason

@@ -157,3 +157,29 @@ def test_a_name_meets_its_people_in_the_sentences_and_only_a_name_does():
         ["Americans"]
     # A rare word is not a name: "oblasts" does not meet "oblast" by the name rule.
     assert evidence("Which oblasts voted?", config=config).absent_terms(sentences("One oblast voted.")) == ["oblasts"]
+
+
+def test_archive_casing_learns_names_from_inside_sentences():
+    from qa.search.evidence import archive_casing
+
+    casing = archive_casing(["Oil is big. In Astana, Nazarbayev met Nazarbayev’s aides. Nazarbayev spoke.",
+                             "The oil of the CSTO and the CSTO itself. Grain, oil and the Caspian. Caspian sturgeon."])
+    assert casing["nazarbayev"] == "Nazarbayev"  # twice inside a sentence; its place at a sentence's start is no evidence
+    assert casing["csto"] == "CSTO"
+    assert casing["oil"] == "oil"  # "Oil" opens a sentence: lower case wherever it stands inside one
+    assert "caspian" not in casing  # once inside a sentence: too little to call it a name
+    assert "astana" not in casing  # after "In" … but once only
+
+
+def test_truecase_writes_names_as_the_archive_does_and_countries_as_names():
+    from qa.search.evidence import truecase
+
+    casing = {"nazarbayev": "Nazarbayev", "us": "US", "csto": "CSTO", "oil": "oil"}.get
+    countries = {"saudi arabia", "canadian", "kazakhstan"}.__contains__
+    assert truecase("what did nazarbayev say about the csto?", casing, countries) == "what did Nazarbayev say about the CSTO?"
+    assert truecase("did saudi arabia sell oil to canadian firms?", casing, countries) == (
+        "did Saudi Arabia sell oil to Canadian firms?")
+    assert truecase("kazakhstan's oil", casing, countries) == "Kazakhstan's oil"
+    assert truecase("what can you tell us?", casing, countries) == "what can you tell us?"  # "us" stays the pronoun
+    assert truecase("What did Nazarbayev say?", casing, countries) == "What did Nazarbayev say?"
+    assert truecase("arabia", casing, countries) == "arabia"  # half a country's name is none

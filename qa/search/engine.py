@@ -226,6 +226,21 @@ class Engine:
                 *(self.source_tokens(doc_id) for doc_id in self._documents))
         return vocabulary
 
+    def casing_in(self, doc_ids: Sequence[str]) -> dict[str, str]:
+        """How these documents write each word inside their sentences, by its lower-case form: as a name
+        ("nazarbayev" -> "Nazarbayev") or in lower case ("oil") (``evidence.archive_casing``). Asked of the
+        documents a question's passages come from, so its cost does not grow with the archive; remembered, since
+        tuning asks it of the same documents under every setting."""
+        cache = self.__dict__.setdefault("_casing_in", {})
+        key = tuple(sorted(set(doc_ids)))
+        if key not in cache:
+            from qa.search.evidence import archive_casing
+
+            if len(cache) > 4096:
+                cache.clear()
+            cache[key] = archive_casing(f"{self.document(d).title}\n{self.document(d).text}" for d in key)
+        return cache[key]
+
     def abbreviated_in_archive(self, abbreviation: str) -> bool:
         """Whether some document spells out the abbreviation: "AGM" is the initials of "Annual General Meeting"
         in a notice that never writes "AGM" (``evidence.capitalised_initials``)."""

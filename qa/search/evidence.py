@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING, Callable, Sequence
+from collections import Counter
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import numpy as np
 
@@ -28,7 +29,7 @@ from qa.search.countries import TOKEN as _TOKEN, countries_in, countries_named, 
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "Evidence"]
+__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "archive_casing", "truecase", "Evidence"]
 
 _WORD = re.compile(r"[\w’'\-]+")
 # Words that open or shape a question; capitalised only because they start it.
@@ -371,6 +372,77 @@ class Evidence:
                 spans.append(match.span())
             previous = match
         return spans
+
+
+# What comes before a word that starts a sentence, a heading, a list item or a table cell: capitalised there for its
+# place, not because it is a name.
+_OPENS = set(".!?:;\n•|\"“”(")
+
+
+def archive_casing(texts: Iterable[str], least: int = 2, lower_share: float = 0.1) -> dict[str, str]:
+    """How an archive writes each word inside a sentence, by its lower-case form: as a name ("nazarbayev" ->
+    "Nazarbayev", "csto" -> "CSTO") when it is capitalised there at least ``least`` times and in lower case in at
+    most ``lower_share`` of its places; otherwise in lower case ("oil" -> "oil")."""
+    capitalised: dict[str, Counter[str]] = {}
+    lower: Counter[str] = Counter()
+    for text in texts:
+        for match in _TOKEN.finditer(text):
+            word = match.group().strip("’'-").removesuffix("’s").removesuffix("'s")
+            if not word or not word[0].isalpha():
+                continue
+            at = match.start() - 1
+            while at >= 0 and text[at] in " \t":
+                at -= 1
+            if at < 0 or text[at] in _OPENS:
+                continue
+            key = word.casefold()
+            if word == key:
+                lower[key] += 1
+            elif word[0].isupper():
+                capitalised.setdefault(key, Counter())[word] += 1
+    casing = {key: key for key in lower}
+    for key, forms in capitalised.items():
+        total = sum(forms.values())
+        if total >= least and lower[key] <= lower_share * (total + lower[key]):
+            casing[key] = forms.most_common(1)[0][0]
+    return casing
+
+
+def truecase(question: str, casing: Callable[[str], str | None],
+             names_country: Callable[[str], bool] = lambda phrase: False) -> str:
+    """The question with the words typed in lower case that are names written as names, so that the checks for
+    names hold however the question is typed: "what did nazarbayev say about mars?" asks about Nazarbayev.
+
+    A word is a name as the archive writes it (``casing``: its form inside sentences, None for a word it never
+    uses). A word the archive never uses is a name when it names a country, alone or with the next word ("saudi
+    arabia", "canadian"). The length stays the same, so spans into the question still hold.
+    """
+    tokens = list(_TOKEN.finditer(question))
+    words = [t.group().strip("’'-").removesuffix("’s").removesuffix("'s") for t in tokens]
+    out = list(question)
+
+    def write(i: int, form: str) -> None:
+        at = tokens[i].start() + tokens[i].group().find(words[i])
+        out[at:at + len(form)] = form
+
+    skip = -1
+    for i, word in enumerate(words):
+        if i <= skip or not word or word != word.casefold() or word in _QUESTION_WORDS:
+            continue
+        form = casing(word)
+        if form is not None:
+            if form != word and len(form) == len(word) and not (form.isupper() and word in known_words()):
+                write(i, form)  # but "us" is the pronoun, and "it" no IT, whatever the archive's acronyms
+            continue
+        for j in (i + 1, i):  # the longest phrase first: "saudi arabia", then "canadian"
+            phrase = words[i:j + 1]
+            if (j < len(words) and all(w and w == w.casefold() and casing(w) is None for w in phrase)
+                    and names_country(" ".join(phrase))):
+                for k in range(i, j + 1):
+                    write(k, words[k][:1].upper() + words[k][1:])
+                skip = j
+                break
+    return "".join(out)
 
 
 _CAPITALISED_RUN = re.compile(r"[A-Z][\w’'\-]*(?:\s+(?:(?:of|and|for|the|on|&)\s+)?[A-Z][\w’'\-]*)*")
