@@ -77,7 +77,28 @@ def test_cli_eval_on_a_small_set(fake_engine, tmp_path, capsys, cli_fake):
     results = json.loads(out)
     assert results["modes"]["bm25"]["metrics"]["recall@1"] == 1.0
     assert results["answers"]["near_miss"] == 1 and results["answers"]["abstention_near_miss"] == 1.0
+    low, high = results["answers"]["intervals_95"]["abstention_near_miss"]
+    assert low < 1.0 == high  # one question of one: the rate is 1, the interval wide
+    assert "abstention_off_topic" not in results["answers"]["intervals_95"]  # no off-topic question: no interval
     assert (tmp_path / "reports" / "set.md").exists()
+
+
+def test_rate_intervals_are_wilson_score_intervals():
+    from math import sqrt
+
+    from qa.evaluation.tune import rate_intervals
+
+    def wilson(k, n, z=1.959964):
+        p = k / n
+        centre, half = p + z * z / (2 * n), z * sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        return round((centre - half) / (1 + z * z / n), 3), round((centre + half) / (1 + z * z / n), 3)
+
+    metrics = {"answer_accuracy": 35 / 42, "answered": 38 / 42, "in_scope": 42, "abstention_near_miss": 20 / 22,
+               "near_miss": 22, "abstention_off_topic": 0.0, "off_topic": 6}
+    intervals = rate_intervals(metrics)
+    assert intervals["answer_accuracy"] == wilson(35, 42) == (0.694, 0.917)
+    assert intervals["abstention_near_miss"] == wilson(20, 22)
+    assert intervals["abstention_off_topic"][0] == 0.0 < intervals["abstention_off_topic"][1]
 
 
 def test_tune_fusion_picks_the_setting_that_ranks_best(fake_engine):
@@ -89,6 +110,58 @@ def test_tune_fusion_picks_the_setting_that_ranks_best(fake_engine):
     rows = tune_fusion(fake_engine, queries, qrels, grid=grid)
     assert len(rows) == 2 and rows[0]["ndcg@10"] >= rows[1]["ndcg@10"]
     assert rows[0]["ndcg@10"] == 1.0
+
+
+def _tuning_questions():
+    from qa.evaluation.evaluate import EvalQuestion, Relevant
+
+    return [EvalQuestion("a", "Where does the Caspian pipeline carry oil?", (Relevant("beta", "The Caspian pipeline carries oil to the Black Sea.", 2),), split="train"),
+            EvalQuestion("b", "What is the largest crop?", (Relevant("alpha", "Wheat is the largest crop.", 2),), split="train"),
+            EvalQuestion("c", "What did the Baikonur crews say about Neptune?", type="near_miss", split="train"),
+            EvalQuestion("d", "Who leases the Baikonur launch site?", (Relevant("gamma", "Baikonur is a launch site leased to Russia.", 2),), split="train"),
+            EvalQuestion("e", "What is the capital of France?", type="out_of_scope", split="train")]
+
+
+def test_answer_tuning_pools_collections_as_one(fake_engine):
+    """Questions split over two collections score exactly as the same questions in one: each counts once."""
+    from qa.evaluation.tune import answer_metrics, pool_metrics, tune_evidence
+    from qa.search.answer import AnswerConfig
+
+    questions = _tuning_questions()
+    for config in (AnswerConfig(), AnswerConfig(min_evidence=0.0, specific_terms="off", unknown_word_margin=0.0)):
+        together = answer_metrics(fake_engine, questions, config)
+        pooled = pool_metrics([answer_metrics(fake_engine, questions[:2], config),
+                               answer_metrics(fake_engine, questions[2:], config)])
+        assert pooled.keys() == together.keys()
+        assert all(pooled[key] == pytest.approx(together[key]) for key in together), (pooled, together)
+    assert together["in_scope"] == 3 and together["near_miss"] == 1 and together["off_topic"] == 1
+    _, alone = tune_evidence(fake_engine, questions[:2], AnswerConfig())
+    _, joined = tune_evidence(fake_engine, questions[:2], AnswerConfig(), also=[(fake_engine, questions[2:])])
+    assert {r["in_scope"] + r["out_of_scope"] for r in alone} == {2}
+    assert {r["in_scope"] + r["out_of_scope"] for r in joined} == {5}
+
+
+def test_cli_tune_also_reports_the_other_set(fake_engine, tmp_path, capsys, cli_fake):
+    rows = [{"id": q.id, "question": q.question, "type": q.type, "split": split,
+             "relevant": [{"doc_id": r.doc_id, "quote": r.quote, "grade": r.grade} for r in q.relevant]}
+            for q in _tuning_questions() for split in ("train", "test")]
+    main, other = tmp_path / "main.jsonl", tmp_path / "other.jsonl"
+    main.write_text("\n".join(json.dumps({**r, "id": r["id"] + r["split"]}) for r in rows[:6]) + "\n")
+    other.write_text("\n".join(json.dumps({**r, "id": r["id"] + r["split"]}) for r in rows[6:]) + "\n")
+    code, out, err = run_cli(["tune", "--set", str(main), "--index", str(fake_engine.index_dir), "--also", str(other),
+                              str(fake_engine.index_dir), "--reports", str(tmp_path / "reports")], capsys)
+    assert code == 0, err
+    assert "tuned on the train split of main.jsonl, other.jsonl" in out
+    assert "chosen, other.jsonl" in out and "shipped, other.jsonl" in out
+    other_rows = [line.split(" | ") for line in out.splitlines() if line.startswith("| chosen, other.jsonl")]
+    assert [row[1] for row in other_rows] == ["train", "test"]
+    assert all(row[4] == "—" for row in other_rows)  # no near-miss question there: no rate, not 0.000
+    report = json.loads((tmp_path / "reports" / "tuning.json").read_text())
+    assert report["answers"]["other.jsonl"]["train"]["in_scope"] == 1  # d (train); a, b and c went to main
+    assert report["evidence_train_top"][0]["in_scope"] + report["evidence_train_top"][0]["out_of_scope"] == 5
+    code, _, err = run_cli(["tune", "--set", str(main), "--index", str(fake_engine.index_dir), "--also",
+                            str(tmp_path / "missing.jsonl"), str(fake_engine.index_dir)], capsys)
+    assert code != 0 and "missing.jsonl" in err
 
 
 def test_rebuild_when_config_or_model_changes(small_corpus, tmp_path):

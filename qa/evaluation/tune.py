@@ -11,8 +11,12 @@ from qa.config import FusionConfig
 from qa.search.engine import Engine
 from qa.evaluation.evaluate import EvalQuestion, documents_by_best_passage, quote_span, score_run
 
-__all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "handled_share", "tune_answers", "choose_answer_config",
-           "tune_evidence"]
+__all__ = ["fusion_grid", "tune_fusion", "answer_metrics", "rate_intervals", "pool_metrics", "handled_share", "tune_answers",
+           "choose_answer_config", "tune_evidence", "Collection"]
+
+# Training questions over the index they were written for: answer settings can be tuned on several archives at
+# once (the eval set's, and the real documents'), each question counting once.
+Collection = tuple[Engine, Sequence[EvalQuestion]]
 
 
 def fusion_grid() -> list[FusionConfig]:
@@ -100,21 +104,70 @@ def _handled(metrics: Mapping[str, float]) -> float:
     return right / (metrics["in_scope"] + metrics["out_of_scope"])
 
 
-def handled_share(engine: Engine, questions: Sequence[EvalQuestion],
-                  k: int = 5) -> Callable[[AnswerConfig], float]:
-    """A setting's share of ``questions`` handled right, with the questions searched once."""
-    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
-    return lambda config: _handled(answer_metrics(engine, questions, config, candidates))
+def rate_intervals(metrics: Mapping[str, float], confidence: float = 0.95) -> dict[str, tuple[float, float]]:
+    """Wilson score intervals for the answer rates: on a few dozen questions a rate is only known to within about
+    ±0.1, so one question more or less is no evidence of a better setting."""
+    from scipy.stats import binomtest
+
+    over = {"answer_accuracy": "in_scope", "answered": "in_scope", "abstention_near_miss": "near_miss",
+            "abstention_off_topic": "off_topic"}
+    intervals = {}
+    for rate, count in over.items():
+        n = int(metrics[count])
+        if n:
+            low, high = binomtest(round(metrics[rate] * n), n).proportion_ci(confidence, method="wilson")
+            intervals[rate] = (round(float(low), 3), round(float(high), 3))
+    return intervals
 
 
-def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) -> list[dict[str, Any]]:
-    """Grid over sentence-scoring weights and the abstention threshold on (training) questions.
+def pool_metrics(parts: Sequence[Mapping[str, float]]) -> dict[str, float]:
+    """:func:`answer_metrics` over several collections as if over one: each question counts once, so a small
+    collection weighs as many questions as it has."""
+    if len(parts) == 1:
+        return dict(parts[0])
+
+    def total(key: str) -> float:
+        return sum(p[key] for p in parts)
+
+    def rate(key: str, over: str) -> float:
+        return sum(p[key] * p[over] for p in parts) / total(over) if total(over) else 0.0
+
+    pooled = {"answer_accuracy": rate("answer_accuracy", "in_scope"), "answered": rate("answered", "in_scope"),
+              "abstention": rate("abstention", "out_of_scope"),
+              "abstention_near_miss": rate("abstention_near_miss", "near_miss"),
+              "abstention_off_topic": rate("abstention_off_topic", "off_topic")}
+    return {**pooled, **{key: int(total(key)) for key in ("in_scope", "out_of_scope", "near_miss", "off_topic")}}
+
+
+def _searched(collections: Sequence[Collection], k: int) -> list[tuple[Engine, Sequence[EvalQuestion], dict[str, list[Candidate]]]]:
+    """Each collection's questions searched once, with their candidate sentences, for every setting to reuse."""
+    return [(engine, questions, {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k))
+                                 for q in questions}) for engine, questions in collections if questions]
+
+
+def _pooled(searched: Sequence[tuple[Engine, Sequence[EvalQuestion], dict[str, list[Candidate]]]],
+            config: AnswerConfig) -> dict[str, float]:
+    return pool_metrics([answer_metrics(engine, questions, config, candidates)
+                         for engine, questions, candidates in searched])
+
+
+def handled_share(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5,
+                  also: Sequence[Collection] = ()) -> Callable[[AnswerConfig], float]:
+    """A setting's share of ``questions`` (and of ``also``'s) handled right, with the questions searched once."""
+    searched = _searched([(engine, questions), *also], k)
+    return lambda config: _handled(_pooled(searched, config))
+
+
+def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5,
+                 also: Sequence[Collection] = ()) -> list[dict[str, Any]]:
+    """Grid over sentence-scoring weights and the abstention threshold on (training) questions, and on those
+    of ``also`` (other archives' questions over their own indexes), pooled.
 
     Objective: the share of all questions handled right (an in-scope question answered with a
     gold quote, an out-of-scope one abstained on), each question counting once. Weighting the
     two rates equally instead let five out-of-scope training questions outvote 28 in-scope ones.
     """
-    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
+    searched = _searched([(engine, questions), *also], k)
     rows = []
     weights = [w for w in itertools.product((0.0, 0.2, 0.4, 0.6, 0.8, 1.0), repeat=4) if 0.99 < sum(w) < 1.01
                and (w[0] + w[1] + w[3]) > 0]
@@ -123,7 +176,7 @@ def tune_answers(engine: Engine, questions: Sequence[EvalQuestion], k: int = 5) 
         config = replace(AnswerConfig(), dense_weight=dense, lexical_weight=lexical, rank_weight=rank,
                          context_weight=context, min_evidence=threshold, relative_cutoff=cutoff,
                          short_sentence_words=short)
-        metrics = answer_metrics(engine, questions, config, candidates)
+        metrics = _pooled(searched, config)
         rows.append({"config": asdict(config), "objective": _handled(metrics), **metrics})
     return sorted(rows, key=lambda r: (-r["objective"], -r["answer_accuracy"], r["config"]["min_evidence"]))
 
@@ -156,16 +209,17 @@ def choose_answer_config(rows: Sequence[dict[str, Any]],
                    min_evidence=thresholds[len(thresholds) // 2])
 
 
-def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: AnswerConfig,
-                  k: int = 5) -> tuple[AnswerConfig, list[dict[str, Any]]]:
-    """Grid over the evidence checks (qa/search/evidence.py) with ``base``'s sentence scoring, on (training) questions.
+def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: AnswerConfig, k: int = 5,
+                  also: Sequence[Collection] = ()) -> tuple[AnswerConfig, list[dict[str, Any]]]:
+    """Grid over the evidence checks (qa/search/evidence.py) with ``base``'s sentence scoring, on (training)
+    questions, and on those of ``also``, pooled.
 
     Same objective as :func:`tune_answers`: the share of questions handled right. Ties go to the setting
     that abstains on more near-miss questions, then to the grid's order (the word similarity from strict to
     lenient): a confident wrong sentence is what costs the user's trust, while an abstention still shows the
     closest passages.
     """
-    candidates = {q.id: candidate_sentences(engine, q.question, engine.search(q.question, k=k)) for q in questions}
+    searched = _searched([(engine, questions), *also], k)
     rows = []
     for scope, coverage, kind, window, similarity, question_coverage, margin, countries in itertools.product(
             ("off", "document", "passage", "paragraph", "sentences"), (0.5, 0.67, 0.75, 1.0), (False, True),
@@ -177,7 +231,7 @@ def tune_evidence(engine: Engine, questions: Sequence[EvalQuestion], base: Answe
         config = replace(base, specific_terms=scope, min_term_coverage=coverage, check_answer_kind=kind,
                          counted_word_window=window, counted_word_similarity=similarity,
                          min_question_coverage=question_coverage, unknown_word_margin=margin, country_forms=countries)
-        metrics = answer_metrics(engine, questions, config, candidates)
+        metrics = _pooled(searched, config)
         rows.append({"config": asdict(config), "objective": _handled(metrics), **metrics})
     rows.sort(key=lambda r: (-r["objective"], -r["abstention_near_miss"]))
     return AnswerConfig(**rows[0]["config"]), rows

@@ -312,8 +312,12 @@ def ask_command(question: str, k: int, mode: str, index_dir: Path, as_json: bool
 @click.option("--beir", "beir_dir", default=None, type=click.Path(path_type=Path),
               help="Also tune fusion on this BEIR collection's train queries (e.g. ../shared/bench/scifact).")
 @click.option("--answers/--no-answers", default=True, show_default=True, help="Tune answer sentence scoring too.")
+@click.option("--also", "also", nargs=2, multiple=True, type=(click.Path(path_type=Path, exists=True, dir_okay=False), INDEX),
+              metavar="SET INDEX", help="Also tune the answer settings on this eval set's train split, over its own "
+              "index (repeatable; e.g. eval/real-docs.jsonl rd-index).")
 @click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
-def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers: bool, reports_dir: Path) -> None:
+def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers: bool,
+                 also: tuple[tuple[Path, Path], ...], reports_dir: Path) -> None:
     """Search fusion (and answer) settings on training data only; report the gain on the test split."""
     from qa.config import FusionConfig
     from qa.search.engine import open_index
@@ -377,20 +381,40 @@ def tune_command(eval_set: Path, index_dir: Path, beir_dir: Path | None, answers
         # Two stages: sentence scoring picks which sentence answers (answerable and off-topic questions; its
         # ties go to the scoring best over all training questions), then the evidence checks decide, with
         # near-miss questions too, when even the best sentence does not answer.
-        answer_rows = tune_answers(engine, [q for q in train if q.type != "near_miss"])
-        chosen = choose_answer_config(answer_rows, overall=handled_share(engine, train))
-        chosen, evidence_rows = tune_evidence(engine, train, chosen)
+        # Other archives' questions, each over its own index: their train splits join the objective, their test
+        # splits are reported beside the eval set's.
+        others = [(path, open_index(other_index), load_eval_set(path)) for path, other_index in also]
+        extra = [(other, [q for q in qs if q.split == "train"]) for _, other, qs in others]
+        answer_rows = tune_answers(engine, [q for q in train if q.type != "near_miss"],
+                                   also=[(other, [q for q in qs if q.type != "near_miss"]) for other, qs in extra])
+        chosen = choose_answer_config(answer_rows, overall=handled_share(engine, train, also=extra))
+        chosen, evidence_rows = tune_evidence(engine, train, chosen, also=extra)
         results["evidence_train_top"] = evidence_rows[:10]
         from qa.search.answer import AnswerConfig
 
         results["answers"] = {"chosen": chosen.__dict__, "shipped": AnswerConfig().__dict__,
                               "train": answer_metrics(engine, train, chosen), "test": answer_metrics(engine, test, chosen),
                               "test_shipped": answer_metrics(engine, test, AnswerConfig())}
-        sections.append("## Answer sentence scoring, tuned on the train split\n\n" + markdown_table(
-            [{"settings": "chosen on train", **results["answers"]["train"], "split": "train"},
-             {"settings": "chosen on train", **results["answers"]["test"], "split": "test"},
-             {"settings": "shipped defaults", **results["answers"]["test_shipped"], "split": "test"}],
-            ["settings", "split", "answer_accuracy", "answered", "abstention_near_miss", "abstention_off_topic"])
+        table = [{"settings": "chosen on train", **results["answers"]["train"], "split": "train"},
+                 {"settings": "chosen on train", **results["answers"]["test"], "split": "test"},
+                 {"settings": "shipped defaults", **results["answers"]["test_shipped"], "split": "test"}]
+        for path, other, qs in others:
+            other_test = [q for q in qs if q.split == "test"]
+            results["answers"][path.name] = {split: answer_metrics(other, [q for q in qs if q.split == split], chosen)
+                                             for split in ("train", "test")}
+            results["answers"][path.name]["test_shipped"] = answer_metrics(other, other_test, AnswerConfig())
+            table += [{"settings": f"chosen, {path.name}", **results["answers"][path.name][split], "split": split}
+                      for split in ("train", "test")]
+            table.append({"settings": f"shipped, {path.name}", **results["answers"][path.name]["test_shipped"],
+                          "split": "test"})
+        for row in table:  # a rate over no question is no rate: "—", not 0.000
+            for rate, count in (("answer_accuracy", "in_scope"), ("answered", "in_scope"),
+                                ("abstention_near_miss", "near_miss"), ("abstention_off_topic", "off_topic")):
+                if not row[count]:
+                    row[rate] = None
+        sets = ", ".join([eval_set.name, *(p.name for p, _, _ in others)])
+        sections.append(f"## Answer sentence scoring, tuned on the train split of {sets}\n\n" + markdown_table(
+            table, ["settings", "split", "answer_accuracy", "answered", "abstention_near_miss", "abstention_off_topic"])
             + f"\n\nChosen: {chosen}")
     markdown = "\n\n".join(sections)
     paths = write_reports(results, reports_dir, "tuning", "Tuning on training data", markdown)
@@ -494,11 +518,12 @@ def serve_command(index_dir: Path, host: str, port: int | None) -> None:
               help="Evaluate on a BEIR collection folder instead (indexes its corpus; embeddings are cached).")
 @click.option("--encoder", type=click.Choice(["onnx", "onnx-int8", "sentence-transformers"]), default=None,
               help="With --beir: the passage encoder of the collection's index (default: the default encoder).")
+@click.option("--lowercase", is_flag=True,
+              help="Ask every question in lower case, as many users type it (a robustness check; reports get -lowercase).")
 @click.option("--reports", "reports_dir", default="eval/reports", show_default=True, type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None, split: str, beir_dir: Path | None,
-                 encoder: str | None,
-                 reports_dir: Path, as_json: bool) -> None:
+                 encoder: str | None, lowercase: bool, reports_dir: Path, as_json: bool) -> None:
     """Measure retrieval quality: Recall@1/5/10, MRR@10, nDCG@10 per mode (or nDCG@10, Recall@100 on BEIR)."""
     from qa.evaluation.evaluate import evaluate_beir, evaluate_set, load_beir, load_eval_set
     from qa.evaluation.report import BEIR_BASELINES, markdown_table, write_reports
@@ -528,23 +553,32 @@ def eval_command(eval_set: Path, modes: tuple[str, ...], index_dir: Path | None,
 
         engine = open_index(index_dir or Path("index"))
         questions = load_eval_set(eval_set)
+        if lowercase:
+            questions = [replace(q, question=q.question.lower()) for q in questions]
         results = evaluate_set(engine, questions, modes, split=None if split == "all" else split)
         rows = [{"mode": mode, **r["metrics"]} for mode, r in results["modes"].items()]
         table = markdown_table(rows, ["mode", "recall@1", "recall@5", "recall@10", "mrr@10", "ndcg@10"])
         if "hybrid" in modes:
             from qa.search.answer import AnswerConfig
-            from qa.evaluation.tune import answer_metrics
+            from qa.evaluation.tune import answer_metrics, rate_intervals
 
             chosen = [q for q in questions if split == "all" or q.split == split]
             results["answers"] = answer_metrics(engine, chosen, AnswerConfig())
             a = results["answers"]
+            a["intervals_95"] = intervals = rate_intervals(a)
+
+            def within(rate: str) -> str:
+                return f" (95% CI {intervals[rate][0]:.3f}–{intervals[rate][1]:.3f})" if rate in intervals else ""
+
             table += ("\n\nAnswers (`qa ask`, hybrid, k=5): accuracy "
-                      f"{a['answer_accuracy']:.3f} over {a['in_scope']} answerable questions (a gold quote lies within "
-                      f"the answer sentences; answered {a['answered']:.3f}); abstention {a['abstention_near_miss']:.3f} "
-                      f"on {a['near_miss']} near-miss questions (the articles' vocabulary, never answered) and "
-                      f"{a['abstention_off_topic']:.3f} on {a['off_topic']} off-topic ones.")
-        name = eval_set.stem + ("" if split == "all" else f"-{split}")
-        title = f"{eval_set.name}: {results['questions']} questions ({results['split']})"
+                      f"{a['answer_accuracy']:.3f}{within('answer_accuracy')} over {a['in_scope']} answerable questions "
+                      f"(a gold quote lies within the answer sentences; answered {a['answered']:.3f}); abstention "
+                      f"{a['abstention_near_miss']:.3f}{within('abstention_near_miss')} on {a['near_miss']} near-miss "
+                      "questions (the articles' vocabulary, never answered)"
+                      + (f" and {a['abstention_off_topic']:.3f}{within('abstention_off_topic')} on {a['off_topic']} "
+                         "off-topic ones." if a["off_topic"] else "; no off-topic ones."))
+        name = eval_set.stem + ("" if split == "all" else f"-{split}") + ("-lowercase" if lowercase else "")
+        title = f"{eval_set.name}: {results['questions']} questions ({results['split']}){', in lower case' if lowercase else ''}"
     paths = write_reports(results, reports_dir, name, title, table)
     if as_json:
         click.echo(json.dumps({k: v for k, v in results.items()} | {"reports": [str(p) for p in paths]}, indent=2))
