@@ -113,8 +113,8 @@ def test_decide_reasons():
             return False
 
         @staticmethod
-        def casing_in(doc_ids):
-            return {"wheat": "wheat"}
+        def truecased(question, doc_ids):
+            return question
 
         @staticmethod
         def sentence_vectors(texts):

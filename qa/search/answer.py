@@ -14,8 +14,7 @@ from typing import TYPE_CHECKING, Any, Literal, Mapping, Sequence
 
 from qa.ingest.chunk import split_sentences
 from qa.search.cite import format_citation
-from qa.search.countries import countries_named
-from qa.search.evidence import Evidence, truecase
+from qa.search.evidence import Evidence
 from qa.records import Hit
 
 if TYPE_CHECKING:
@@ -196,8 +195,7 @@ def decide(engine: "Engine", question: str, candidates: Sequence[Candidate],
     if not candidates:
         return False, [], "No passage matches the question."
     # Names typed in lower case are checked as names: "how many chinese firms …" counts Chinese firms.
-    casing = engine.casing_in([c.hit.doc_id for c in candidates])
-    question = truecase(question, casing.get, lambda phrase: bool(countries_named(phrase, engine.cached_tokenizer)))
+    question = engine.truecased(question, [c.hit.doc_id for c in candidates])
     evidence = Evidence(question, config, engine.cached_tokenizer, engine.in_archive,
                         engine.document_tokens, engine.term_idf, lambda doc_id: engine.document(doc_id).text,
                         engine.name_in_archive, engine.source_tokens, engine.abbreviated_in_archive)

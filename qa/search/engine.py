@@ -8,6 +8,7 @@ import re
 import threading
 import time
 import unicodedata
+from collections import Counter
 from dataclasses import asdict
 from functools import lru_cache
 from pathlib import Path
@@ -226,20 +227,32 @@ class Engine:
                 *(self.source_tokens(doc_id) for doc_id in self._documents))
         return vocabulary
 
-    def casing_in(self, doc_ids: Sequence[str]) -> dict[str, str]:
-        """How these documents write each word inside their sentences, by its lower-case form: as a name
-        ("nazarbayev" -> "Nazarbayev") or in lower case ("oil") (``evidence.archive_casing``). Asked of the
-        documents a question's passages come from, so its cost does not grow with the archive; remembered, since
-        tuning asks it of the same documents under every setting."""
-        cache = self.__dict__.setdefault("_casing_in", {})
-        key = tuple(sorted(set(doc_ids)))
-        if key not in cache:
-            from qa.search.evidence import archive_casing
+    def truecased(self, question: str, doc_ids: Sequence[str]) -> str:
+        """The question with its names typed in lower case written as names (``evidence.truecase``), as the
+        documents of its passages write them (``evidence.word_cases``) or as countries. Only those documents are
+        read, each once, so the cost does not grow with the archive; remembered, since tuning asks the same
+        question of the same passages under every setting."""
+        from qa.search.countries import countries_named
+        from qa.search.evidence import truecase, word_cases, written_as
 
-            if len(cache) > 4096:
-                cache.clear()
-            cache[key] = archive_casing(f"{self.document(d).title}\n{self.document(d).text}" for d in key)
-        return cache[key]
+        key = (question, *dict.fromkeys(doc_ids))
+        memo = self.__dict__.setdefault("_truecased", {})
+        if key not in memo:
+            cache = self.__dict__.setdefault("_word_cases", {})
+            for doc_id in key[1:]:
+                if doc_id not in cache:
+                    document = self.document(doc_id)
+                    cache[doc_id] = word_cases(f"{document.title}\n{document.text}")
+            cases = [cache[doc_id] for doc_id in key[1:]]
+
+            def casing(word: str) -> str | None:
+                forms = sum((c[word] for c in cases if word in c), Counter())
+                return written_as(forms) if forms else None
+
+            if len(memo) >= 1 << 16:
+                memo.clear()
+            memo[key] = truecase(question, casing, lambda phrase: bool(countries_named(phrase, self.cached_tokenizer)))
+        return memo[key]
 
     def abbreviated_in_archive(self, abbreviation: str) -> bool:
         """Whether some document spells out the abbreviation: "AGM" is the initials of "Annual General Meeting"

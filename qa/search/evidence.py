@@ -29,9 +29,16 @@ from qa.search.countries import TOKEN as _TOKEN, countries_in, countries_named, 
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "archive_casing", "truecase", "Evidence"]
+__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "word_cases", "written_as", "archive_casing",
+           "truecase", "Evidence"]
 
 _WORD = re.compile(r"[\w’'\-]+")
+
+
+def _bare(token: str) -> str:
+    """A word without its quotes, hyphens and possessive: "Garratt's" -> "Garratt"."""
+    return token.strip("’'-").removesuffix("’s").removesuffix("'s")
+
 # Words that open or shape a question; capitalised only because they start it.
 _QUESTION_WORDS = {"what", "who", "whom", "whose", "when", "where", "why", "how", "which", "is", "are", "was", "were",
                    "did", "do", "does", "can", "could", "should", "would", "will", "has", "have", "had", "tell", "list",
@@ -72,7 +79,7 @@ def _specific_terms(question: str) -> tuple[str, ...]:
     terms: list[str] = []
     previous_name = -2
     for position, token in enumerate(tokens):
-        word = token.strip("’'-").removesuffix("’s").removesuffix("'s")
+        word = _bare(token)
         # A name goes on through a capitalised question word ("Detroit Auto Show"), but not through "In" or "The".
         continues_name = previous_name == position - 1 and word[:1].isupper() and len(word) > 3
         if not word or (word.casefold() in _QUESTION_WORDS and not continues_name):
@@ -379,33 +386,45 @@ class Evidence:
 _OPENS = set(".!?:;\n•|\"“”(")
 
 
+def word_cases(text: str) -> dict[str, Counter[str]]:
+    """How a text writes each word inside its sentences: by lower-case form, each written form and how often
+    ({"nazarbayev": {"Nazarbayev": 3}, "oil": {"oil": 5}}). A word that opens a sentence, heading, list item or
+    table cell is not counted: it is capitalised for its place."""
+    cases: dict[str, Counter[str]] = {}
+    for match in _TOKEN.finditer(text):
+        word = _bare(match.group())
+        if not word or not word[0].isalpha():
+            continue
+        at = match.start() - 1
+        while at >= 0 and text[at] in " \t":
+            at -= 1
+        if at < 0 or text[at] in _OPENS:
+            continue
+        cases.setdefault(word.casefold(), Counter())[word] += 1
+    return cases
+
+
+def written_as(forms: Counter[str], least: int = 2, lower_share: float = 0.1) -> str | None:
+    """A word's form in a text, from its ``word_cases`` entry: as a name when capitalised at least ``least``
+    times and in lower case in at most ``lower_share`` of its places, otherwise in lower case if it is ever
+    written so; None for a word seen too seldom to tell (capitalised once)."""
+    key = next(iter(forms)).casefold()
+    lower = forms.get(key, 0)
+    names = Counter({form: n for form, n in forms.items() if form != key and form[0].isupper()})
+    total = sum(names.values())
+    if total >= least and lower <= lower_share * (total + lower):
+        return names.most_common(1)[0][0]
+    return key if lower else None
+
+
 def archive_casing(texts: Iterable[str], least: int = 2, lower_share: float = 0.1) -> dict[str, str]:
     """How an archive writes each word inside a sentence, by its lower-case form: as a name ("nazarbayev" ->
-    "Nazarbayev", "csto" -> "CSTO") when it is capitalised there at least ``least`` times and in lower case in at
-    most ``lower_share`` of its places; otherwise in lower case ("oil" -> "oil")."""
-    capitalised: dict[str, Counter[str]] = {}
-    lower: Counter[str] = Counter()
+    "Nazarbayev", "csto" -> "CSTO") or in lower case ("oil" -> "oil") (``word_cases``, ``written_as``)."""
+    merged: dict[str, Counter[str]] = {}
     for text in texts:
-        for match in _TOKEN.finditer(text):
-            word = match.group().strip("’'-").removesuffix("’s").removesuffix("'s")
-            if not word or not word[0].isalpha():
-                continue
-            at = match.start() - 1
-            while at >= 0 and text[at] in " \t":
-                at -= 1
-            if at < 0 or text[at] in _OPENS:
-                continue
-            key = word.casefold()
-            if word == key:
-                lower[key] += 1
-            elif word[0].isupper():
-                capitalised.setdefault(key, Counter())[word] += 1
-    casing = {key: key for key in lower}
-    for key, forms in capitalised.items():
-        total = sum(forms.values())
-        if total >= least and lower[key] <= lower_share * (total + lower[key]):
-            casing[key] = forms.most_common(1)[0][0]
-    return casing
+        for key, forms in word_cases(text).items():
+            merged.setdefault(key, Counter()).update(forms)
+    return {key: form for key, forms in merged.items() if (form := written_as(forms, least, lower_share))}
 
 
 def truecase(question: str, casing: Callable[[str], str | None],
@@ -418,7 +437,7 @@ def truecase(question: str, casing: Callable[[str], str | None],
     arabia", "canadian"). The length stays the same, so spans into the question still hold.
     """
     tokens = list(_TOKEN.finditer(question))
-    words = [t.group().strip("’'-").removesuffix("’s").removesuffix("'s") for t in tokens]
+    words = [_bare(t.group()) for t in tokens]
     out = list(question)
 
     def write(i: int, form: str) -> None:
