@@ -159,11 +159,17 @@ def test_a_name_meets_its_people_in_the_sentences_and_only_a_name_does():
     assert evidence("Which oblasts voted?", config=config).absent_terms(sentences("One oblast voted.")) == ["oblasts"]
 
 
-def test_archive_casing_learns_names_from_inside_sentences():
-    from qa.search.evidence import archive_casing
+def test_word_cases_learn_names_from_inside_sentences():
+    from collections import Counter
 
-    casing = archive_casing(["Oil is big. In Astana, Nazarbayev met Nazarbayev’s aides. Nazarbayev spoke.",
-                             "The oil of the CSTO and the CSTO itself. Grain, oil and the Caspian. Caspian sturgeon."])
+    from qa.search.evidence import word_cases, written_as
+
+    merged: dict[str, Counter] = {}  # two documents, as Engine.truecased adds up their counts
+    for text in ["Oil is big. In Astana, Nazarbayev met Nazarbayev’s aides. Nazarbayev spoke.",
+                 "The oil of the CSTO and the CSTO itself. Grain, oil and the Caspian. Caspian sturgeon."]:
+        for key, forms in word_cases(text).items():
+            merged.setdefault(key, Counter()).update(forms)
+    casing = {key: form for key, forms in merged.items() if (form := written_as(forms))}
     assert casing["nazarbayev"] == "Nazarbayev"  # twice inside a sentence; its place at a sentence's start is no evidence
     assert casing["csto"] == "CSTO"
     assert casing["oil"] == "oil"  # "Oil" opens a sentence: lower case wherever it stands inside one

@@ -29,8 +29,8 @@ from qa.search.countries import TOKEN as _TOKEN, countries_in, countries_named, 
 if TYPE_CHECKING:
     from qa.search.answer import AnswerConfig, Candidate
 
-__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "word_cases", "written_as", "archive_casing",
-           "truecase", "Evidence"]
+__all__ = ["specific_terms", "answer_kind", "name_key", "spelling_variants", "word_cases", "written_as", "truecase",
+           "Evidence"]
 
 _WORD = re.compile(r"[\w’'\-]+")
 
@@ -415,16 +415,6 @@ def written_as(forms: Counter[str], least: int = 2, lower_share: float = 0.1) ->
     if total >= least and lower <= lower_share * (total + lower):
         return names.most_common(1)[0][0]
     return key if lower else None
-
-
-def archive_casing(texts: Iterable[str], least: int = 2, lower_share: float = 0.1) -> dict[str, str]:
-    """How an archive writes each word inside a sentence, by its lower-case form: as a name ("nazarbayev" ->
-    "Nazarbayev", "csto" -> "CSTO") or in lower case ("oil" -> "oil") (``word_cases``, ``written_as``)."""
-    merged: dict[str, Counter[str]] = {}
-    for text in texts:
-        for key, forms in word_cases(text).items():
-            merged.setdefault(key, Counter()).update(forms)
-    return {key: form for key, forms in merged.items() if (form := written_as(forms, least, lower_share))}
 
 
 def truecase(question: str, casing: Callable[[str], str | None],
